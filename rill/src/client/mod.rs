@@ -1,0 +1,145 @@
+//! The gRPC client: [`Channel`] (connections) and [`Client`] (per-client call options and the
+//! typed call helpers that generated clients use).
+
+mod call;
+mod channel;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use channel::Channel;
+
+use crate::compression::{accept_encoding_value, CompressionEncoding};
+use crate::{Request, Status};
+
+/// A client interceptor: sees every outgoing call's head and may add metadata or fail the call.
+pub(crate) type Interceptor = Arc<dyn Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync>;
+
+#[derive(Clone)]
+struct Options {
+    send_compression: Option<CompressionEncoding>,
+    accept_encodings: Vec<CompressionEncoding>,
+    accept_encoding_header: String,
+    max_decoding_message_size: usize,
+    max_encoding_message_size: usize,
+    timeout: Option<Duration>,
+    interceptors: Vec<Interceptor>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let accept = CompressionEncoding::supported();
+        Options {
+            send_compression: None,
+            accept_encoding_header: accept_encoding_value(&accept),
+            accept_encodings: accept,
+            max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
+            max_encoding_message_size: usize::MAX,
+            timeout: None,
+            interceptors: Vec::new(),
+        }
+    }
+}
+
+/// A channel plus call options; what generated clients wrap. Cheap to clone.
+///
+/// ```
+/// use std::time::Duration;
+/// use rill::compression::CompressionEncoding;
+/// let channel = rill::Channel::lazy("http://127.0.0.1:50051").unwrap();
+/// let client = rill::Client::new(channel)
+///     .send_compressed(CompressionEncoding::Gzip)
+///     .timeout(Duration::from_secs(5));
+/// # drop(client);
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    channel: Channel,
+    options: Arc<Options>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<Channel> for Client {
+    fn from(channel: Channel) -> Self {
+        Client::new(channel)
+    }
+}
+
+impl Client {
+    /// A client with default options on `channel`.
+    ///
+    /// ```
+    /// let client = rill::Client::new(rill::Channel::lazy("localhost:50051").unwrap());
+    /// # drop(client);
+    /// ```
+    pub fn new(channel: Channel) -> Self {
+        Client {
+            channel,
+            options: Arc::new(Options::default()),
+        }
+    }
+
+    fn with(mut self, f: impl FnOnce(&mut Options)) -> Self {
+        f(Arc::make_mut(&mut self.options));
+        self
+    }
+
+    /// The channel calls go over.
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// Compresses request messages with `encoding` (the server must support it).
+    pub fn send_compressed(self, encoding: CompressionEncoding) -> Self {
+        self.with(|o| o.send_compression = Some(encoding))
+    }
+
+    /// Advertises `encoding` in `grpc-accept-encoding` (all built-in encodings are by default).
+    pub fn accept_compressed(self, encoding: CompressionEncoding) -> Self {
+        self.with(|o| {
+            if !o.accept_encodings.contains(&encoding) {
+                o.accept_encodings.push(encoding);
+                o.accept_encoding_header = accept_encoding_value(&o.accept_encodings);
+            }
+        })
+    }
+
+    /// Default timeout for calls whose request sets none.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|o| o.timeout = Some(timeout))
+    }
+
+    /// Largest response message accepted (default 4 MiB); larger → RESOURCE_EXHAUSTED.
+    pub fn max_decoding_message_size(self, limit: usize) -> Self {
+        self.with(|o| o.max_decoding_message_size = limit)
+    }
+
+    /// Largest request message sent (default unlimited); larger → RESOURCE_EXHAUSTED.
+    pub fn max_encoding_message_size(self, limit: usize) -> Self {
+        self.with(|o| o.max_encoding_message_size = limit)
+    }
+
+    /// Adds an interceptor that runs, in the order added, on every call's head.
+    ///
+    /// ```
+    /// let client = rill::Client::new(rill::Channel::lazy("localhost:50051").unwrap())
+    ///     .interceptor(|req: &mut rill::Request<()>| {
+    ///         req.metadata_mut().insert("authorization", "Bearer secret")?;
+    ///         Ok(())
+    ///     });
+    /// # drop(client);
+    /// ```
+    pub fn interceptor<F>(self, f: F) -> Self
+    where
+        F: Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync + 'static,
+    {
+        self.with(|o| o.interceptors.push(Arc::new(f)))
+    }
+}

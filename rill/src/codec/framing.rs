@@ -1,0 +1,133 @@
+//! Incremental decoding of Length-Prefixed-Message frames from DATA frame chunks.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::HEADER_LEN;
+use crate::compression::{self, CompressionEncoding};
+use crate::Status;
+
+/// What the decoder expects next.
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// The 5-byte prefix of the next message.
+    Header,
+    /// The payload of a message whose prefix was read.
+    Body { compressed: bool, len: usize },
+}
+
+/// Splits a byte stream into gRPC message payloads, decompressing them as needed.
+///
+/// Errors are sticky: after one, every call reports it again and pushed data is dropped.
+#[derive(Debug)]
+pub(crate) struct FrameDecoder {
+    buf: BytesMut,
+    state: State,
+    max_message_size: usize,
+    encoding: Option<CompressionEncoding>,
+    error: Option<Status>,
+}
+
+impl FrameDecoder {
+    /// Creates a decoder for a stream whose `grpc-encoding` is `encoding` (`None` = identity).
+    pub(crate) fn new(max_message_size: usize, encoding: Option<CompressionEncoding>) -> Self {
+        FrameDecoder {
+            buf: BytesMut::new(),
+            state: State::Header,
+            max_message_size,
+            encoding,
+            error: None,
+        }
+    }
+
+    /// Adds a chunk of the stream; chunks may split messages anywhere.
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if self.error.is_none() {
+            self.buf.extend_from_slice(&data);
+        }
+    }
+
+    /// The next complete message payload, `Ok(None)` if more data is needed.
+    pub(crate) fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
+        if let Some(err) = &self.error {
+            return Err(err.clone());
+        }
+        let result = self.advance();
+        if let Err(err) = &result {
+            self.error = Some(err.clone());
+            self.buf = BytesMut::new();
+        }
+        result
+    }
+
+    /// Checks that the stream ended on a message boundary.
+    pub(crate) fn finish(&self) -> Result<(), Status> {
+        if let Some(err) = &self.error {
+            return Err(err.clone());
+        }
+        let partial = matches!(self.state, State::Body { .. }) || !self.buf.is_empty();
+        if partial {
+            return Err(Status::internal(format!(
+                "truncated message: stream ended with {} bytes of an incomplete message",
+                self.buf.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes received but not yet returned as messages.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Decodes a header and/or body as far as the buffered data allows.
+    fn advance(&mut self) -> Result<Option<Bytes>, Status> {
+        if let State::Header = self.state {
+            if self.buf.len() < HEADER_LEN {
+                return Ok(None);
+            }
+            let flag = self.buf.get_u8();
+            let len = self.buf.get_u32();
+            self.state = self.read_header(flag, len)?;
+        }
+        let State::Body { compressed, len } = self.state else {
+            return Ok(None);
+        };
+        if self.buf.len() < len {
+            return Ok(None);
+        }
+        let payload = self.buf.split_to(len).freeze();
+        self.state = State::Header;
+        match (compressed, self.encoding) {
+            (true, Some(enc)) => {
+                compression::decompress(enc, &payload, self.max_message_size).map(Some)
+            }
+            _ => Ok(Some(payload)),
+        }
+    }
+
+    /// Validates a message prefix before any of its payload is buffered.
+    fn read_header(&self, flag: u8, len: u32) -> Result<State, Status> {
+        let compressed = match flag {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(Status::internal(format!(
+                    "invalid compressed flag {other} in message header"
+                )))
+            }
+        };
+        if compressed && self.encoding.is_none() {
+            return Err(Status::internal(
+                "compressed flag set but no grpc-encoding was negotiated",
+            ));
+        }
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > self.max_message_size {
+            return Err(Status::resource_exhausted(format!(
+                "message length too large: found {len} bytes, the limit is {} bytes",
+                self.max_message_size
+            )));
+        }
+        Ok(State::Body { compressed, len })
+    }
+}

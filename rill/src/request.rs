@@ -1,0 +1,221 @@
+//! The request side of a call: a message (or stream) plus metadata, deadline and extensions.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+
+use crate::compression::CompressionEncoding;
+use crate::{Extensions, MetadataMap};
+
+/// A gRPC request: a message (or a message stream) with its custom metadata and deadline.
+///
+/// On the server, handlers receive it with the deadline the client sent (`grpc-timeout`) and the
+/// peer's address. On the client, build one with [`Request::new`] (or pass a bare message: it
+/// converts through [`IntoRequest`]).
+#[derive(Debug)]
+pub struct Request<T> {
+    metadata: MetadataMap,
+    message: T,
+    extensions: Extensions,
+    deadline: Option<Instant>,
+    compression: Option<CompressionEncoding>,
+    remote_addr: Option<SocketAddr>,
+}
+
+impl<T> Request<T> {
+    /// Wraps a message in a request with empty metadata and no deadline.
+    ///
+    /// ```
+    /// let req = rill::Request::new("hello");
+    /// assert_eq!(*req.get_ref(), "hello");
+    /// assert!(req.deadline().is_none());
+    /// ```
+    pub fn new(message: T) -> Self {
+        Request {
+            metadata: MetadataMap::new(),
+            message,
+            extensions: Extensions::new(),
+            deadline: None,
+            compression: None,
+            remote_addr: None,
+        }
+    }
+
+    /// The custom metadata (request headers).
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// The custom metadata, to add or change entries.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// Consumes the request and returns the message.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// Process-local values attached to the request (for example by an interceptor).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Process-local values attached to the request, mutably.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// Sets the call's timeout: the client sends it as `grpc-timeout` and enforces it locally.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut req = rill::Request::new(());
+    /// req.set_timeout(Duration::from_millis(250));
+    /// assert!(req.remaining().unwrap() <= Duration::from_millis(250));
+    /// ```
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.deadline = Instant::now().checked_add(timeout);
+    }
+
+    /// Sets the call's absolute deadline (or clears it with `None`).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// The point in time after which the call fails with `DEADLINE_EXCEEDED`.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left until the deadline (zero once it has passed), or `None` without a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// A new request for a downstream call that keeps this call's deadline.
+    ///
+    /// This is deadline propagation in one line: a handler calling another service passes
+    /// `request.propagate(msg)` so the downstream call gives up when the caller would.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut incoming = rill::Request::new(1u32);
+    /// incoming.set_timeout(Duration::from_secs(2));
+    /// let outgoing = incoming.propagate("downstream");
+    /// assert_eq!(outgoing.deadline(), incoming.deadline());
+    /// ```
+    pub fn propagate<U>(&self, message: U) -> Request<U> {
+        let mut req = Request::new(message);
+        req.deadline = self.deadline;
+        req
+    }
+
+    /// Compresses this call's request messages with `encoding` (overrides the client default).
+    pub fn set_compression(&mut self, encoding: CompressionEncoding) {
+        self.compression = Some(encoding);
+    }
+
+    /// The per-call compression set with [`Request::set_compression`].
+    pub fn compression(&self) -> Option<CompressionEncoding> {
+        self.compression
+    }
+
+    /// The peer's address, on the server when the connection is TCP.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    pub(crate) fn set_remote_addr(&mut self, addr: Option<SocketAddr>) {
+        self.remote_addr = addr;
+    }
+
+    /// Replaces the message, keeping metadata, deadline and extensions.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
+        Request {
+            metadata: self.metadata,
+            message: f(self.message),
+            extensions: self.extensions,
+            deadline: self.deadline,
+            compression: self.compression,
+            remote_addr: self.remote_addr,
+        }
+    }
+
+    /// Splits into the head (everything but the message) and the message.
+    pub(crate) fn into_parts(self) -> (Request<()>, T) {
+        let message = self.message;
+        let head = Request {
+            metadata: self.metadata,
+            message: (),
+            extensions: self.extensions,
+            deadline: self.deadline,
+            compression: self.compression,
+            remote_addr: self.remote_addr,
+        };
+        (head, message)
+    }
+}
+
+/// Anything that converts into a [`Request`]: a bare message or a request itself.
+pub trait IntoRequest<T> {
+    /// Wraps the message (if it is not wrapped yet).
+    fn into_request(self) -> Request<T>;
+}
+
+impl<T> IntoRequest<T> for T {
+    fn into_request(self) -> Request<T> {
+        Request::new(self)
+    }
+}
+
+impl<T> IntoRequest<T> for Request<T> {
+    fn into_request(self) -> Request<T> {
+        self
+    }
+}
+
+/// The boxed outbound message stream of a client- or bidi-streaming call.
+pub type RequestStream<M> = Pin<Box<dyn Stream<Item = M> + Send + 'static>>;
+
+/// Anything that converts into a streaming request: a `Stream` of messages, or a
+/// [`Request`] wrapping one.
+pub trait IntoStreamingRequest {
+    /// The message type of the stream.
+    type Message;
+    /// Boxes the stream into a request.
+    fn into_streaming_request(self) -> Request<RequestStream<Self::Message>>;
+}
+
+impl<S> IntoStreamingRequest for S
+where
+    S: Stream + Send + 'static,
+{
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<RequestStream<S::Item>> {
+        Request::new(Box::pin(self))
+    }
+}
+
+impl<S> IntoStreamingRequest for Request<S>
+where
+    S: Stream + Send + 'static,
+{
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<RequestStream<S::Item>> {
+        self.map(|s| Box::pin(s) as RequestStream<S::Item>)
+    }
+}

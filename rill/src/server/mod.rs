@@ -1,0 +1,289 @@
+//! The gRPC server: services, routing, interceptors, limits and graceful shutdown.
+//!
+//! ```no_run
+//! # async fn run(svc: impl rill::server::Service) -> Result<(), rill::Error> {
+//! rill::server::Server::builder()
+//!     .add_service(svc)
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+
+mod call;
+mod router;
+mod service;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_util::StreamExt;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use service::{Method, Service};
+
+pub(crate) use call::{is_grpc_content_type, GRPC_CONTENT_TYPE};
+use router::Router;
+
+use crate::compression::{accept_encoding_value, CompressionEncoding};
+use crate::transport::server::{serve_connection, ConnConfig, IncomingStream, StreamHandler};
+use crate::transport::Io;
+use crate::{Error, Request, Status};
+
+/// A server interceptor: sees every call's head before its handler and may change the
+/// metadata, add extensions, or reject the call with a status.
+pub(crate) type Interceptor = Arc<dyn Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync>;
+
+/// Limits and compression that apply to each call.
+#[derive(Clone, Debug)]
+pub(crate) struct CallConfig {
+    pub(crate) max_decoding_message_size: usize,
+    pub(crate) max_encoding_message_size: usize,
+    pub(crate) accept_encodings: Vec<CompressionEncoding>,
+    pub(crate) accept_encoding_header: String,
+    pub(crate) send_encodings: Vec<CompressionEncoding>,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        let accept = CompressionEncoding::supported();
+        CallConfig {
+            max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
+            max_encoding_message_size: usize::MAX,
+            accept_encoding_header: accept_encoding_value(&accept),
+            accept_encodings: accept,
+            send_encodings: Vec::new(),
+        }
+    }
+}
+
+/// A gRPC server: a set of services on one port, over HTTP/2 cleartext (h2c).
+///
+/// Built with [`Server::builder`]; every option has a default that matches grpc-go.
+pub struct Server {
+    router: Router,
+    conn: ConnConfig,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("router", &self.router)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server with no services and default limits (4 MiB received messages).
+    ///
+    /// ```
+    /// let server = rill::server::Server::builder()
+    ///     .max_decoding_message_size(8 << 20)
+    ///     .max_concurrent_streams(256);
+    /// # drop(server);
+    /// ```
+    pub fn builder() -> Self {
+        Server {
+            router: Router::new(CallConfig::default()),
+            conn: ConnConfig::default(),
+        }
+    }
+
+    /// Adds a service (a generated `XxxServer`, health, reflection…).
+    pub fn add_service<S: Service>(mut self, service: S) -> Self {
+        self.router.add(&service);
+        self
+    }
+
+    /// Adds an interceptor that runs, in the order added, before every handler.
+    ///
+    /// ```
+    /// use rill::{Request, Status};
+    /// let server = rill::server::Server::builder().interceptor(|req: &mut Request<()>| {
+    ///     match req.metadata().get("authorization") {
+    ///         Some("Bearer secret") => Ok(()),
+    ///         _ => Err(Status::unauthenticated("missing or bad token")),
+    ///     }
+    /// });
+    /// # drop(server);
+    /// ```
+    pub fn interceptor<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync + 'static,
+    {
+        self.router.interceptors.push(Arc::new(f));
+        self
+    }
+
+    /// Largest request message accepted (after decompression); larger → RESOURCE_EXHAUSTED.
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.router.config.max_decoding_message_size = limit;
+        self
+    }
+
+    /// Largest response message sent; a handler's larger message → RESOURCE_EXHAUSTED.
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.router.config.max_encoding_message_size = limit;
+        self
+    }
+
+    /// Compresses responses with `encoding` when the client accepts it.
+    pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+        if !self.router.config.send_encodings.contains(&encoding) {
+            self.router.config.send_encodings.push(encoding);
+        }
+        self
+    }
+
+    /// Maximum concurrent streams per connection (HTTP/2 SETTINGS); default 1024.
+    pub fn max_concurrent_streams(mut self, limit: u32) -> Self {
+        self.conn.max_concurrent_streams = Some(limit);
+        self
+    }
+
+    /// Maximum size of a request's header list; default 16 KiB.
+    pub fn max_header_list_size(mut self, limit: u32) -> Self {
+        self.conn.max_header_list_size = limit;
+        self
+    }
+
+    /// Time a new connection has to complete the HTTP/2 handshake; default 20 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.conn.handshake_timeout = timeout;
+        self
+    }
+
+    /// Initial HTTP/2 flow-control windows (per stream, per connection).
+    pub fn initial_window_sizes(mut self, stream: u32, connection: u32) -> Self {
+        self.conn.initial_stream_window = stream;
+        self.conn.initial_connection_window = connection;
+        self
+    }
+
+    /// Names of the services this server hosts.
+    pub fn service_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.router.service_names().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Binds `addr` and serves until the process ends.
+    pub async fn serve(self, addr: SocketAddr) -> Result<(), Error> {
+        self.serve_with_shutdown(addr, std::future::pending()).await
+    }
+
+    /// Binds `addr` and serves until `signal` completes, then shuts down gracefully: GOAWAY to
+    /// every connection, in-flight calls finish, new calls are refused.
+    pub async fn serve_with_shutdown(
+        self,
+        addr: SocketAddr,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_with_listener(listener, signal).await
+    }
+
+    /// Serves on an already bound TCP listener until `signal` completes (graceful shutdown).
+    pub async fn serve_with_listener(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
+        let incoming = futures_util::stream::unfold(listener, |listener| async move {
+            let next = listener.accept().await.map(|(stream, addr)| {
+                // Small messages must not wait for Nagle: gRPC is latency-sensitive.
+                let _ = stream.set_nodelay(true);
+                (stream, Some(addr))
+            });
+            Some((next, listener))
+        });
+        self.serve_incoming(incoming, signal).await
+    }
+
+    /// Serves on a Unix domain socket at `path` until `signal` completes.
+    pub async fn serve_unix(
+        self,
+        path: impl AsRef<Path>,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
+        let listener = UnixListener::bind(path)?;
+        let incoming = futures_util::stream::unfold(listener, |listener| async move {
+            let next = listener.accept().await.map(|(stream, _)| (stream, None));
+            Some((next, listener))
+        });
+        self.serve_incoming(incoming, signal).await
+    }
+
+    /// Serves connections from any stream of byte streams (TLS acceptors, in-memory pipes…)
+    /// until `signal` completes. Accept errors are logged and skipped.
+    pub async fn serve_incoming<S, I>(
+        self,
+        incoming: S,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error>
+    where
+        S: Stream<Item = std::io::Result<(I, Option<SocketAddr>)>> + Send,
+        I: Io,
+    {
+        let (handler, conn) = self.into_handler();
+        let conn = Arc::new(conn);
+        let shutdown = CancellationToken::new();
+        let mut connections = JoinSet::new();
+        let mut incoming = std::pin::pin!(incoming);
+        let mut signal = std::pin::pin!(signal);
+        loop {
+            tokio::select! {
+                () = &mut signal => break,
+                next = incoming.next() => match next {
+                    Some(Ok((io, addr))) => {
+                        let (handler, conn, shutdown) = (handler.clone(), conn.clone(), shutdown.clone());
+                        connections.spawn(async move {
+                            serve_connection(Box::new(io), &conn, addr, handler, shutdown).await;
+                        });
+                    }
+                    Some(Err(err)) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        // Out of file descriptors and similar: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    None => break,
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        shutdown.cancel();
+        while connections.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    /// Serves a single connection over `io` (for tests and custom transports); returns when
+    /// the peer closes it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    /// let server = rill::server::Server::builder();
+    /// tokio::spawn(server.serve_connection(server_io));
+    /// let channel = rill::Channel::from_io(client_io);
+    /// # drop(channel); }
+    /// ```
+    pub fn serve_connection<I: Io>(self, io: I) -> impl Future<Output = ()> + Send {
+        let (handler, conn) = self.into_handler();
+        async move {
+            serve_connection(Box::new(io), &conn, None, handler, CancellationToken::new()).await;
+        }
+    }
+
+    fn into_handler(self) -> (StreamHandler, ConnConfig) {
+        let router = Arc::new(self.router);
+        let handler: StreamHandler = Arc::new(move |stream: IncomingStream| {
+            Box::pin(call::handle(stream, router.clone()))
+        });
+        (handler, self.conn)
+    }
+}

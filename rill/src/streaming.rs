@@ -1,0 +1,254 @@
+//! Inbound message streams: deframing over an HTTP/2 body, trailers, local deadline.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use tokio::task::JoinHandle;
+use tokio::time::Sleep;
+
+use crate::codec::{decode_message, FrameDecoder};
+use crate::transport::RecvBody;
+use crate::{MetadataMap, Status};
+
+/// A boxed stream of messages or a final error: what server-streaming handlers return.
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// A shared slot for a value produced at the end of a stream (trailers, a local send error).
+pub(crate) type Slot<T> = Arc<Mutex<Option<T>>>;
+
+fn take<T>(slot: &Slot<T>) -> Option<T> {
+    slot.lock().ok().and_then(|mut g| g.take())
+}
+
+fn put<T>(slot: &Slot<T>, value: T) {
+    if let Ok(mut g) = slot.lock() {
+        *g = Some(value);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Data,
+    Trailers,
+    Done,
+}
+
+/// The client side's extra state: trailers to deliver, deadline, the request-sending task.
+pub(crate) struct ClientEnd {
+    pub(crate) trailers: Slot<MetadataMap>,
+    pub(crate) send_error: Slot<Status>,
+    pub(crate) deadline: Option<Pin<Box<Sleep>>>,
+    pub(crate) sender: Option<JoinHandle<()>>,
+}
+
+impl Drop for ClientEnd {
+    fn drop(&mut self) {
+        // Dropping the sender's SendBody (with ours) resets the stream: cancellation.
+        if let Some(task) = self.sender.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Raw gRPC messages (deframed, decompressed) read from one HTTP/2 body.
+pub(crate) struct MessageStream {
+    body: RecvBody,
+    decoder: FrameDecoder,
+    phase: Phase,
+    client: Option<ClientEnd>,
+}
+
+impl MessageStream {
+    /// Request messages on the server: the stream ends at END_STREAM.
+    pub(crate) fn server(body: RecvBody, decoder: FrameDecoder) -> Self {
+        MessageStream {
+            body,
+            decoder,
+            phase: Phase::Data,
+            client: None,
+        }
+    }
+
+    /// Response messages on the client: the stream ends with trailers carrying grpc-status.
+    pub(crate) fn client(body: RecvBody, decoder: FrameDecoder, end: ClientEnd) -> Self {
+        MessageStream {
+            body,
+            decoder,
+            phase: Phase::Data,
+            client: Some(end),
+        }
+    }
+
+    fn fail(&mut self, status: Status) -> Poll<Option<Result<Bytes, Status>>> {
+        self.phase = Phase::Done;
+        // A local error while sending (message too large, encode failure) explains the reset
+        // the peer then sees better than the reset itself.
+        let status = match &mut self.client {
+            Some(end) => take(&end.send_error).unwrap_or(status),
+            None => status,
+        };
+        if let Some(end) = &mut self.client {
+            end.sender.take().map(|t| t.abort());
+        }
+        Poll::Ready(Some(Err(status)))
+    }
+
+    fn finish_with_trailers(&mut self, trailers: Option<http::HeaderMap>) -> Poll<Option<Result<Bytes, Status>>> {
+        let Some(trailers) = trailers else {
+            return self.fail(Status::internal("server closed the stream without grpc-status"));
+        };
+        match Status::from_headers(&trailers) {
+            Some(status) if status.code() == crate::Code::Ok => {
+                self.phase = Phase::Done;
+                if let Some(end) = &self.client {
+                    put(&end.trailers, status.metadata().clone());
+                }
+                Poll::Ready(None)
+            }
+            Some(status) => self.fail(status),
+            None => self.fail(Status::internal("server trailers carry no grpc-status")),
+        }
+    }
+}
+
+impl Stream for MessageStream {
+    type Item = Result<Bytes, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.phase == Phase::Done {
+                return Poll::Ready(None);
+            }
+            if let Some(sleep) = this.client.as_mut().and_then(|c| c.deadline.as_mut()) {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return this.fail(Status::deadline_exceeded("deadline exceeded"));
+                }
+            }
+            match this.decoder.next_message() {
+                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(None) => {}
+                Err(status) => return this.fail(status),
+            }
+            if this.phase == Phase::Trailers {
+                return match ready!(this.body.poll_trailers(cx)) {
+                    Ok(trailers) => this.finish_with_trailers(trailers),
+                    Err(status) => this.fail(status),
+                };
+            }
+            match ready!(this.body.poll_data(cx)) {
+                Some(Ok(chunk)) => this.decoder.push(chunk),
+                Some(Err(status)) => return this.fail(status),
+                None => {
+                    if let Err(status) = this.decoder.finish() {
+                        return this.fail(status);
+                    }
+                    if this.client.is_none() {
+                        this.phase = Phase::Done;
+                        return Poll::Ready(None);
+                    }
+                    this.phase = Phase::Trailers;
+                }
+            }
+        }
+    }
+}
+
+enum Source<T> {
+    Wire(MessageStream),
+    Local(BoxStream<T>),
+}
+
+/// A stream of inbound messages: request messages on the server, response messages on the
+/// client. Each item is a message or the error that ended the stream.
+///
+/// On the client, a stream that ends without error has received `grpc-status: 0`; its trailing
+/// metadata is then available from [`Streaming::trailers`].
+pub struct Streaming<T> {
+    source: Source<T>,
+    trailers: Option<Slot<MetadataMap>>,
+    received: Option<MetadataMap>,
+    _message: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streaming").finish_non_exhaustive()
+    }
+}
+
+impl<T> Streaming<T> {
+    pub(crate) fn from_wire(stream: MessageStream, trailers: Option<Slot<MetadataMap>>) -> Self {
+        Streaming {
+            source: Source::Wire(stream),
+            trailers,
+            received: None,
+            _message: PhantomData,
+        }
+    }
+
+    /// A stream of already-decoded messages, e.g. to unit-test a streaming handler.
+    ///
+    /// ```
+    /// let s: rill::Streaming<u32> =
+    ///     rill::Streaming::from_stream(futures_util::stream::iter(vec![Ok(1), Ok(2)]));
+    /// # let _ = s;
+    /// ```
+    pub fn from_stream<S>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<T, Status>> + Send + 'static,
+    {
+        Streaming {
+            source: Source::Local(Box::pin(stream)),
+            trailers: None,
+            received: None,
+            _message: PhantomData,
+        }
+    }
+
+    pub(crate) fn with_trailers(mut self, trailers: Slot<MetadataMap>) -> Self {
+        self.trailers = Some(trailers);
+        self
+    }
+
+    /// The trailing metadata, once the stream has ended successfully (client side).
+    pub fn trailers(&mut self) -> Option<&MetadataMap> {
+        if self.received.is_none() {
+            self.received = self.trailers.as_ref().and_then(take);
+        }
+        self.received.as_ref()
+    }
+}
+
+impl<T: prost::Message + Default> Streaming<T> {
+    /// The next message, `Ok(None)` at the end of the stream.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
+            .await
+            .transpose()
+    }
+}
+
+impl<T: prost::Message + Default> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match &mut self.source {
+            Source::Wire(stream) => match ready!(Pin::new(stream).poll_next(cx)) {
+                Some(Ok(bytes)) => Poll::Ready(Some(decode_message(bytes))),
+                Some(Err(status)) => Poll::Ready(Some(Err(status))),
+                None => Poll::Ready(None),
+            },
+            Source::Local(stream) => stream.as_mut().poll_next(cx),
+        }
+    }
+}
+
+// Streaming holds no self-references.
+impl<T> Unpin for Streaming<T> {}

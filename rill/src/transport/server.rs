@@ -1,0 +1,147 @@
+//! Server side of an HTTP/2 connection: handshake, accepting streams, graceful shutdown.
+
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+use super::body::reset_status;
+use super::{status_from_h2, BoxIo, RecvBody, SendBody};
+use crate::Status;
+
+/// HTTP/2 settings the server announces.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnConfig {
+    pub(crate) max_concurrent_streams: Option<u32>,
+    pub(crate) max_header_list_size: u32,
+    pub(crate) initial_stream_window: u32,
+    pub(crate) initial_connection_window: u32,
+    pub(crate) max_frame_size: u32,
+    pub(crate) handshake_timeout: Duration,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            max_concurrent_streams: Some(1024),
+            max_header_list_size: 16 * 1024,
+            initial_stream_window: 1024 * 1024,
+            initial_connection_window: 2 * 1024 * 1024,
+            max_frame_size: 16 * 1024,
+            handshake_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What the transport hands the server for each new stream.
+pub(crate) struct IncomingStream {
+    pub(crate) head: http::request::Parts,
+    pub(crate) body: RecvBody,
+    pub(crate) responder: Responder,
+    pub(crate) remote_addr: Option<SocketAddr>,
+}
+
+/// Called once per accepted stream; the returned future runs as its own task.
+pub(crate) type StreamHandler =
+    Arc<dyn Fn(IncomingStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Sends the response head of one stream.
+pub(crate) struct Responder {
+    inner: h2::server::SendResponse<Bytes>,
+}
+
+impl Responder {
+    /// Sends response headers and returns the body sender.
+    pub(crate) fn send_headers(&mut self, head: http::Response<()>) -> Result<SendBody, Status> {
+        self.inner
+            .send_response(head, false)
+            .map(SendBody::new)
+            .map_err(status_from_h2)
+    }
+
+    /// Sends headers that end the stream: a Trailers-Only gRPC response or a plain HTTP error.
+    pub(crate) fn send_final(&mut self, head: http::Response<()>) -> Result<(), Status> {
+        self.inner
+            .send_response(head, true)
+            .map(drop)
+            .map_err(status_from_h2)
+    }
+
+    /// Ready when the client resets the stream before response headers are sent.
+    pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
+        match ready!(self.inner.poll_reset(cx)) {
+            Ok(reason) => Poll::Ready(reset_status(reason)),
+            Err(err) => Poll::Ready(status_from_h2(err)),
+        }
+    }
+}
+
+/// Serves one connection until the peer closes it or `shutdown` fires and in-flight streams end.
+pub(crate) async fn serve_connection(
+    io: BoxIo,
+    config: &ConnConfig,
+    remote_addr: Option<SocketAddr>,
+    handler: StreamHandler,
+    shutdown: CancellationToken,
+) {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_header_list_size(config.max_header_list_size)
+        .initial_window_size(config.initial_stream_window)
+        .initial_connection_window_size(config.initial_connection_window)
+        .max_frame_size(config.max_frame_size);
+    if let Some(n) = config.max_concurrent_streams {
+        builder.max_concurrent_streams(n);
+    }
+    let handshake = tokio::time::timeout(config.handshake_timeout, builder.handshake(io));
+    let mut conn = match handshake.await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(err)) => {
+            tracing::debug!(?remote_addr, error = %err, "http/2 handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(?remote_addr, "http/2 handshake timed out");
+            return;
+        }
+    };
+
+    let mut draining = false;
+    let mut shutdown_signal = std::pin::pin!(shutdown.cancelled_owned());
+    loop {
+        let next = poll_fn(|cx| {
+            if !draining && shutdown_signal.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            conn.poll_accept(cx).map(Some)
+        })
+        .await;
+        match next {
+            // Shutdown: GOAWAY now, keep driving the connection until in-flight streams end.
+            None => {
+                draining = true;
+                conn.graceful_shutdown();
+            }
+            Some(Some(Ok((request, respond)))) => {
+                let (head, body) = request.into_parts();
+                let stream = IncomingStream {
+                    head,
+                    body: RecvBody::new(body),
+                    responder: Responder { inner: respond },
+                    remote_addr,
+                };
+                tokio::spawn(handler(stream));
+            }
+            Some(Some(Err(err))) => {
+                tracing::debug!(?remote_addr, error = %err, "http/2 connection error");
+                break;
+            }
+            Some(None) => break,
+        }
+    }
+}
