@@ -117,8 +117,7 @@ fn container_marker_len(s: &str) -> usize {
         return 1;
     }
     let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    if (1..=9).contains(&digits) && s[digits..].starts_with(['.', ')']) && followed_ok(digits + 1)
-    {
+    if (1..=9).contains(&digits) && s[digits..].starts_with(['.', ')']) && followed_ok(digits + 1) {
         return digits + 1;
     }
     0
@@ -184,7 +183,9 @@ fn escape_inline(line: &str) -> String {
                 .find(|c: char| c.is_whitespace() || c == ')' || c == '>')
                 .unwrap_or(rest.len());
             // Sentence punctuation after a URL is not part of it.
-            let len = rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?']).len();
+            let len = rest[..end]
+                .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+                .len();
             if out.ends_with(['<', '(']) {
                 out.push_str(&rest[..len]);
             } else {
@@ -266,7 +267,10 @@ mod tests {
             (" Gets a user.", &["Gets a user."]),
             (" First.\n\n Second.", &["First.", "", "Second."]),
             // Indented code would become a doctest: indentation is capped at 3 spaces.
-            (" Example:\n\n     let x = 1;", &["Example:", "", "   let x = 1;"]),
+            (
+                " Example:\n\n     let x = 1;",
+                &["Example:", "", "   let x = 1;"],
+            ),
             ("\tTabbed:\n\n\t\tcode", &["Tabbed:", "", "   code"]),
             // Fences become text blocks; their content keeps its indentation.
             (
@@ -291,7 +295,10 @@ mod tests {
                 &["> ```text", "> let x = \\[1\\];", "> ```text"],
             ),
             (" Already <https://x.y>.", &["Already <https://x.y>."]),
-            (" Code `a[0]` and ``b ` [c]``.", &["Code `a[0]` and ``b ` [c]``."]),
+            (
+                " Code `a[0]` and ``b ` [c]``.",
+                &["Code `a[0]` and ``b ` [c]``."],
+            ),
             (" Escaped \\[x\\] stays.", &["Escaped \\[x\\] stays."]),
             (" Lone ] and [ bracket", &["Lone \\] and \\[ bracket"]),
             (" ünïcode [ñ]", &["ünïcode \\[ñ\\]"]),

@@ -182,7 +182,11 @@ fn write_server(svc: &ServiceInfo, buf: &mut String) {
         "Implement the methods with `async fn`; methods left out answer `UNIMPLEMENTED`. \
          Serve an implementation with [`{server}`]."
     );
-    write_docs(buf, &svc.docs, &[&format!("The `{full_name}` service."), "", &trait_doc]);
+    write_docs(
+        buf,
+        &svc.docs,
+        &[&format!("The `{full_name}` service."), "", &trait_doc],
+    );
     let _ = writeln!(
         buf,
         "pub trait {name}: ::core::marker::Send + ::core::marker::Sync + 'static {{"
@@ -333,7 +337,12 @@ impl {client} {{
 "#
     );
     for m in &svc.methods {
-        let call = format!("Calls the {} `{}` method (`{}`).", m.kind(), m.proto_name, m.path);
+        let call = format!(
+            "Calls the {} `{}` method (`{}`).",
+            m.kind(),
+            m.proto_name,
+            m.path
+        );
         let errors = "Returns the status the server answered, or a local status when the call \
                       could not complete (connection, deadline, message limits).";
         write_docs(buf, &m.docs, &[&call, "", "# Errors", "", errors]);

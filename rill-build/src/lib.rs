@@ -275,7 +275,8 @@ impl Builder {
 
     /// Boxes the message fields matching `path`. See prost-build's `Config::boxed`.
     pub fn boxed(mut self, path: impl AsRef<str>) -> Self {
-        self.prost.push(ProstOption::Boxed(path.as_ref().to_owned()));
+        self.prost
+            .push(ProstOption::Boxed(path.as_ref().to_owned()));
         self
     }
 

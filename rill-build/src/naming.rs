@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn type_paths() {
         assert_eq!(qualify_type("User"), "super::User");
-        assert_eq!(qualify_type("super::common::Id"), "super::super::common::Id");
+        assert_eq!(
+            qualify_type("super::common::Id"),
+            "super::super::common::Id"
+        );
         assert_eq!(qualify_type("::prost_types::Empty"), "::prost_types::Empty");
         assert_eq!(qualify_type("crate::ext::Msg"), "crate::ext::Msg");
         assert_eq!(qualify_type("()"), "()");

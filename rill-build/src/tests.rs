@@ -208,12 +208,21 @@ fn proto_comments_become_safe_docs() {
     ] {
         assert!(text.contains(expected), "docs lack {expected:?}:\n{text}");
     }
-    assert!(
-        !docs.iter().any(|l| l.starts_with("///     ") || *l == "/// ```"),
-        "a doc line could start a doctest:\n{text}"
-    );
-    // Every fence the proto opened is closed again.
-    assert_eq!(text.matches("```text").count(), text.matches("/// ```\n").count() + 0);
+    // Outside fences no line is indented enough for a code block, and every fence that opens
+    // is a `text` block.
+    let mut in_fence = false;
+    for line in &docs {
+        if line.starts_with("/// ```") {
+            assert!(in_fence || *line == "/// ```text", "rust fence: {line}");
+            in_fence = !in_fence;
+        } else {
+            assert!(
+                in_fence || !line.starts_with("///     "),
+                "indented: {line}"
+            );
+        }
+    }
+    assert!(!in_fence, "unclosed fence:\n{text}");
 }
 
 #[test]
@@ -338,9 +347,15 @@ fn writes_the_file_descriptor_set() {
         .find(|f| f.name() == "user.proto")
         .expect("user.proto in the set");
     assert_eq!(user.service[0].name(), "UserService");
-    assert!(user.source_code_info.is_some(), "keeps comments for reflection");
+    assert!(
+        user.source_code_info.is_some(),
+        "keeps comments for reflection"
+    );
     // Imports are included so the set is self-contained.
-    assert!(fds.file.iter().any(|f| f.name() == "google/protobuf/empty.proto"));
+    assert!(fds
+        .file
+        .iter()
+        .any(|f| f.name() == "google/protobuf/empty.proto"));
 }
 
 #[test]
@@ -390,7 +405,10 @@ fn proto_outside_the_includes_is_an_error() {
 #[test]
 fn io_failures_are_errors() {
     let dir = TempDir::new();
-    dir.write("ok.proto", "syntax = \"proto3\";\npackage ok;\nmessage A {}\n");
+    dir.write(
+        "ok.proto",
+        "syntax = \"proto3\";\npackage ok;\nmessage A {}\n",
+    );
     let proto = [dir.0.join("ok.proto")];
     let missing = dir.0.join("no/such/dir");
 
@@ -417,7 +435,10 @@ fn io_failures_are_errors() {
 fn rerun_paths_are_the_files_read() {
     // `compile` prints them; check the list it is built from instead of capturing stdout.
     let dir = TempDir::new();
-    dir.write("dep.proto", "syntax = \"proto3\";\npackage dep;\nmessage D {}\n");
+    dir.write(
+        "dep.proto",
+        "syntax = \"proto3\";\npackage dep;\nmessage D {}\n",
+    );
     dir.write(
         "main.proto",
         "syntax = \"proto3\";\npackage m;\nimport \"dep.proto\";\nimport \"google/protobuf/empty.proto\";\n",

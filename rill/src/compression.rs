@@ -132,14 +132,17 @@ pub(crate) fn decompress(
     let mut out = Vec::new();
     let result = match enc {
         #[cfg(feature = "gzip")]
-        CompressionEncoding::Gzip => read_limited(flate2::read::GzDecoder::new(input), limit, &mut out),
+        CompressionEncoding::Gzip => {
+            read_limited(flate2::read::GzDecoder::new(input), limit, &mut out)
+        }
         #[cfg(feature = "deflate")]
         CompressionEncoding::Deflate => {
             read_limited(flate2::read::ZlibDecoder::new(input), limit, &mut out)
         }
         #[cfg(feature = "zstd")]
-        CompressionEncoding::Zstd => zstd_decoder(input, limit)
-            .and_then(|decoder| read_limited(decoder, limit, &mut out)),
+        CompressionEncoding::Zstd => {
+            zstd_decoder(input, limit).and_then(|decoder| read_limited(decoder, limit, &mut out))
+        }
         #[allow(unreachable_patterns)]
         _ => {
             let _ = (input, &mut out);

@@ -46,7 +46,9 @@ pub(crate) fn parse_grpc_timeout(value: &str) -> Result<Duration, InvalidTimeout
         .map(|(_, nanos)| *nanos)
         .ok_or_else(|| invalid("unknown unit, expected one of H M S m u n"))?;
     // 99_999_999 hours is ~3.6e20 ns: too big for u64 nanoseconds, fine as u128.
-    Ok(duration_from_nanos(u128::from(amount) * u128::from(nanos_per_unit)))
+    Ok(duration_from_nanos(
+        u128::from(amount) * u128::from(nanos_per_unit),
+    ))
 }
 
 /// Formats a timeout with the finest unit whose value fits in 8 digits, rounding up so a

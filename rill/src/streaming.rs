@@ -99,9 +99,14 @@ impl MessageStream {
         Poll::Ready(Some(Err(status)))
     }
 
-    fn finish_with_trailers(&mut self, trailers: Option<http::HeaderMap>) -> Poll<Option<Result<Bytes, Status>>> {
+    fn finish_with_trailers(
+        &mut self,
+        trailers: Option<http::HeaderMap>,
+    ) -> Poll<Option<Result<Bytes, Status>>> {
         let Some(trailers) = trailers else {
-            return self.fail(Status::internal("server closed the stream without grpc-status"));
+            return self.fail(Status::internal(
+                "server closed the stream without grpc-status",
+            ));
         };
         match Status::from_headers(&trailers) {
             Some(status) if status.code() == crate::Code::Ok => {

@@ -79,7 +79,12 @@ async fn server_streaming_error_after_messages() {
 async fn client_streaming_sums_all_messages() {
     let (server, _) = echo_server();
     let client = duplex_pair(server);
-    let items = (1..=10).map(|n| Msg { n, ..Msg::text(&n.to_string()) }).collect();
+    let items = (1..=10)
+        .map(|n| Msg {
+            n,
+            ..Msg::text(&n.to_string())
+        })
+        .collect();
     let resp = client
         .client_streaming::<Msg, Msg>(CLIENT_STREAM, msgs(items))
         .await
@@ -111,7 +116,12 @@ async fn bidi_streaming_ping_pong() {
         .unwrap()
         .into_inner();
     for i in 0..20 {
-        tx.send(Msg { n: i, ..Msg::text("ping") }).await.unwrap();
+        tx.send(Msg {
+            n: i,
+            ..Msg::text("ping")
+        })
+        .await
+        .unwrap();
         let reply = inbound.message().await.unwrap().unwrap();
         assert_eq!((reply.text.as_str(), reply.n), ("PING", i));
     }
@@ -165,15 +175,18 @@ impl rill::server::Service for Detailed {
         "test.Detailed"
     }
     fn methods(&self) -> Vec<rill::server::Method> {
-        vec![rill::server::Method::unary("Check", |_req: Request<Msg>| async {
-            let details = ErrorDetails::new()
-                .with_bad_request(vec![FieldViolation::new("email", "not an email")]);
-            Err::<rill::Response<Msg>, _>(Status::with_error_details(
-                Code::InvalidArgument,
-                "invalid user",
-                details,
-            ))
-        })]
+        vec![rill::server::Method::unary(
+            "Check",
+            |_req: Request<Msg>| async {
+                let details = ErrorDetails::new()
+                    .with_bad_request(vec![FieldViolation::new("email", "not an email")]);
+                Err::<rill::Response<Msg>, _>(Status::with_error_details(
+                    Code::InvalidArgument,
+                    "invalid user",
+                    details,
+                ))
+            },
+        )]
     }
 }
 
@@ -182,14 +195,19 @@ async fn metadata_flows_both_ways() {
     let (server, _) = echo_server();
     let client = duplex_pair(server);
     let mut req = Request::new(Msg::text("m"));
-    req.metadata_mut().insert("x-echo", "initial value").unwrap();
+    req.metadata_mut()
+        .insert("x-echo", "initial value")
+        .unwrap();
     req.metadata_mut()
         .insert_bin("x-echo-trailer-bin", [0u8, 1, 2, 255])
         .unwrap();
     let resp = client.unary::<Msg, Msg>(UNARY, req).await.unwrap();
     assert_eq!(resp.metadata().get("x-echo"), Some("initial value"));
     assert_eq!(
-        resp.trailers().get_bin("x-echo-trailer-bin").unwrap().unwrap(),
+        resp.trailers()
+            .get_bin("x-echo-trailer-bin")
+            .unwrap()
+            .unwrap(),
         vec![0u8, 1, 2, 255]
     );
 }
@@ -201,7 +219,12 @@ async fn deadline_reaches_the_handler() {
     let mut req = Request::new(Msg::text("d"));
     req.set_timeout(Duration::from_secs(30));
     let resp = client.unary::<Msg, Msg>(UNARY, req).await.unwrap();
-    let ms: u64 = resp.metadata().get("x-remaining-ms").unwrap().parse().unwrap();
+    let ms: u64 = resp
+        .metadata()
+        .get("x-remaining-ms")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(ms > 25_000 && ms <= 30_000, "{ms}");
 }
 
@@ -258,7 +281,9 @@ async fn dropping_a_call_cancels_the_handler() {
     call.abort();
     wait_for(|| probe.cancelled.load(Ordering::SeqCst) == 1).await;
     // The connection still serves other calls.
-    let ok = client.unary::<Msg, Msg>(UNARY, Request::new(Msg::text("after"))).await;
+    let ok = client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("after")))
+        .await;
     assert_eq!(ok.unwrap().get_ref().text, "after");
 }
 
@@ -272,10 +297,18 @@ async fn every_compression_both_ways() {
             blob: blob.clone(),
             ..Msg::text("c")
         };
-        let resp = client.unary::<Msg, Msg>(UNARY, Request::new(req)).await.unwrap();
+        let resp = client
+            .unary::<Msg, Msg>(UNARY, Request::new(req))
+            .await
+            .unwrap();
         assert_eq!(resp.get_ref().blob, blob, "{encoding:?}");
 
-        let items = (0..5).map(|n| Msg { n, ..Msg::text("p") }).collect();
+        let items = (0..5)
+            .map(|n| Msg {
+                n,
+                ..Msg::text("p")
+            })
+            .collect();
         let sum = client
             .client_streaming::<Msg, Msg>(CLIENT_STREAM, msgs(items))
             .await
@@ -301,9 +334,14 @@ async fn oversized_request_is_resource_exhausted() {
         blob: vec![1; 4096],
         ..Msg::default()
     };
-    let err = client.unary::<Msg, Msg>(UNARY, Request::new(req)).await.unwrap_err();
+    let err = client
+        .unary::<Msg, Msg>(UNARY, Request::new(req))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
-    let ok = client.unary::<Msg, Msg>(UNARY, Request::new(Msg::text("small"))).await;
+    let ok = client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("small")))
+        .await;
     assert!(ok.is_ok());
 }
 
@@ -315,7 +353,10 @@ async fn oversized_response_is_resource_exhausted_on_the_client() {
         blob: vec![1; 4096],
         ..Msg::default()
     };
-    let err = client.unary::<Msg, Msg>(UNARY, Request::new(req)).await.unwrap_err();
+    let err = client
+        .unary::<Msg, Msg>(UNARY, Request::new(req))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
 }
 
@@ -327,8 +368,15 @@ async fn send_limits_apply_on_both_sides() {
         blob: vec![1; 500],
         ..Msg::default()
     };
-    let err = client.unary::<Msg, Msg>(UNARY, Request::new(req)).await.unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "server send limit: {err}");
+    let err = client
+        .unary::<Msg, Msg>(UNARY, Request::new(req))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::ResourceExhausted,
+        "server send limit: {err}"
+    );
 
     let (server, _) = echo_server();
     let client = duplex_pair(server).max_encoding_message_size(100);
@@ -336,14 +384,31 @@ async fn send_limits_apply_on_both_sides() {
         blob: vec![1; 500],
         ..Msg::default()
     };
-    let err = client.unary::<Msg, Msg>(UNARY, Request::new(req)).await.unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "client send limit: {err}");
-    let items = vec![Msg::text("ok"), Msg { blob: vec![1; 500], ..Msg::default() }];
+    let err = client
+        .unary::<Msg, Msg>(UNARY, Request::new(req))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::ResourceExhausted,
+        "client send limit: {err}"
+    );
+    let items = vec![
+        Msg::text("ok"),
+        Msg {
+            blob: vec![1; 500],
+            ..Msg::default()
+        },
+    ];
     let err = client
         .client_streaming::<Msg, Msg>(CLIENT_STREAM, msgs(items))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "streamed send limit: {err}");
+    assert_eq!(
+        err.code(),
+        Code::ResourceExhausted,
+        "streamed send limit: {err}"
+    );
 }
 
 #[tokio::test]
@@ -361,12 +426,12 @@ async fn unknown_method_and_service_are_unimplemented() {
 
 #[tokio::test]
 async fn interceptors_on_both_sides() {
-    let server = echo_server().0.interceptor(|req| {
-        match req.metadata().get("authorization") {
+    let server = echo_server()
+        .0
+        .interceptor(|req| match req.metadata().get("authorization") {
             Some("Bearer good") => Ok(()),
             _ => Err(Status::unauthenticated("no token")),
-        }
-    });
+        });
     let client = duplex_pair(server);
     let err = client
         .unary::<Msg, Msg>(UNARY, Request::new(Msg::default()))
@@ -377,7 +442,10 @@ async fn interceptors_on_both_sides() {
         req.metadata_mut().insert("authorization", "Bearer good")?;
         Ok(())
     });
-    assert!(client.unary::<Msg, Msg>(UNARY, Request::new(Msg::default())).await.is_ok());
+    assert!(client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::default()))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -398,7 +466,10 @@ async fn slow_reader_makes_the_server_wait() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let produced = probe.sent.load(Ordering::SeqCst);
     // 160 MB requested; flow-control windows (a few MB) must stop the producer early.
-    assert!(produced < 1_000, "server produced {produced} messages ahead of the reader");
+    assert!(
+        produced < 1_000,
+        "server produced {produced} messages ahead of the reader"
+    );
     let mut rest = 1;
     while stream.message().await.unwrap().is_some() {
         rest += 1;
@@ -410,7 +481,9 @@ async fn slow_reader_makes_the_server_wait() {
 async fn tcp_unix_and_graceful_shutdown() {
     let (server, _) = echo_server();
     let (addr, stop, handle) = tcp_server(server).await;
-    let channel = rill::Channel::connect(&format!("http://{addr}")).await.unwrap();
+    let channel = rill::Channel::connect(&format!("http://{addr}"))
+        .await
+        .unwrap();
     let client = rill::Client::new(channel);
     // A call in flight when shutdown starts still completes.
     let slow = tokio::spawn({
@@ -439,8 +512,11 @@ async fn tcp_unix_and_graceful_shutdown() {
     let path = dir.clone();
     tokio::spawn(async move { server.serve_unix(path, std::future::pending()).await });
     wait_for(|| dir.exists()).await;
-    let client = rill::Client::new(rill::Channel::lazy(&format!("unix:{}", dir.display())).unwrap());
-    let resp = client.unary::<Msg, Msg>(UNARY, Request::new(Msg::text("uds"))).await;
+    let client =
+        rill::Client::new(rill::Channel::lazy(&format!("unix:{}", dir.display())).unwrap());
+    let resp = client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("uds")))
+        .await;
     assert_eq!(resp.unwrap().get_ref().text, "uds");
     let _ = std::fs::remove_file(&dir);
 }
@@ -450,15 +526,26 @@ async fn channel_reconnects_after_server_restart() {
     let (server, _) = echo_server();
     let (addr, stop, handle) = tcp_server(server).await;
     let client = rill::Client::new(rill::Channel::lazy(&format!("http://{addr}")).unwrap());
-    assert!(client.unary::<Msg, Msg>(UNARY, Request::new(Msg::default())).await.is_ok());
+    assert!(client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::default()))
+        .await
+        .is_ok());
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
-    let err = client.unary::<Msg, Msg>(UNARY, Request::new(Msg::default())).await;
+    let err = client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::default()))
+        .await;
     assert_eq!(err.unwrap_err().code(), Code::Unavailable);
     // Same port again.
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    tokio::spawn(echo_server().0.serve_with_listener(listener, std::future::pending()));
-    let resp = client.unary::<Msg, Msg>(UNARY, Request::new(Msg::text("back"))).await;
+    tokio::spawn(
+        echo_server()
+            .0
+            .serve_with_listener(listener, std::future::pending()),
+    );
+    let resp = client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("back")))
+        .await;
     assert_eq!(resp.unwrap().get_ref().text, "back");
 }
 
@@ -467,7 +554,9 @@ async fn connect_to_nothing_is_an_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let err = rill::Channel::connect(&format!("http://{addr}")).await.unwrap_err();
+    let err = rill::Channel::connect(&format!("http://{addr}"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, rill::Error::Connect { .. }), "{err}");
 }
 

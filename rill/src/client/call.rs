@@ -169,12 +169,17 @@ impl Client {
         let headers = request.headers_mut();
         // Custom metadata first, so it can never shadow the protocol headers below.
         head.metadata().extend_headers(headers);
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(GRPC_CONTENT_TYPE));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(GRPC_CONTENT_TYPE),
+        );
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         if let Some(remaining) = head.remaining() {
             if remaining.is_zero() {
-                return Err(Status::deadline_exceeded("deadline exceeded before the call started"));
+                return Err(Status::deadline_exceeded(
+                    "deadline exceeded before the call started",
+                ));
             }
             if let Ok(value) = HeaderValue::from_str(&format_grpc_timeout(remaining)) {
                 headers.insert("grpc-timeout", value);
@@ -200,11 +205,7 @@ impl Client {
     }
 
     /// Reads the response head and classifies it (PROTOCOL-HTTP2 "Responses").
-    fn classify(
-        &self,
-        parts: http::response::Parts,
-        body: RecvBody,
-    ) -> Result<Head, Status> {
+    fn classify(&self, parts: http::response::Parts, body: RecvBody) -> Result<Head, Status> {
         let grpc_status = Status::from_headers(&parts.headers);
         if parts.status != http::StatusCode::OK {
             return Err(match grpc_status {
@@ -266,7 +267,11 @@ impl Client {
         };
         let (metadata, body, encoding) = match self.classify(parts, body)? {
             Head::TrailersOnly(status) => return Err(no_message_status(status)),
-            Head::Messages { metadata, body, encoding } => (metadata, body, encoding),
+            Head::Messages {
+                metadata,
+                body,
+                encoding,
+            } => (metadata, body, encoding),
         };
         if sent.is_none() {
             // The server answered early but may still read: finish sending. A failure here is
@@ -282,7 +287,11 @@ impl Client {
         };
         let mut messages = MessageStream::client(body, self.decoder(encoding), end);
         let message = single_raw(&mut messages).await?;
-        let trailers = trailers.lock().ok().and_then(|mut t| t.take()).unwrap_or_default();
+        let trailers = trailers
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take())
+            .unwrap_or_default();
         Ok(Response::from_parts(metadata, message, trailers))
     }
 
@@ -318,7 +327,11 @@ impl Client {
                 Ok(Response::new(empty.with_trailers(trailers)))
             }
             Head::TrailersOnly(status) => Err(status),
-            Head::Messages { metadata, body, encoding } => {
+            Head::Messages {
+                metadata,
+                body,
+                encoding,
+            } => {
                 let trailers = end.trailers.clone();
                 let stream = MessageStream::client(body, self.decoder(encoding), end);
                 let messages = Streaming::from_wire(stream, Some(trailers));

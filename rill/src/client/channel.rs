@@ -49,7 +49,9 @@ fn parse_target(target: &str) -> Result<(Address, String), Error> {
         return Ok((Address::Unix(path.to_string()), "localhost".to_string()));
     }
     if target.starts_with("https://") {
-        return Err(bad("TLS targets need a TLS channel (not available in this build)"));
+        return Err(bad(
+            "TLS targets need a TLS channel (not available in this build)",
+        ));
     }
     let hostport = if let Some(rest) = target.strip_prefix("http://") {
         rest.trim_end_matches('/')
@@ -258,17 +260,61 @@ mod tests {
     #[test]
     fn parses_targets() {
         let cases: &[(&str, Address, &str)] = &[
-            ("127.0.0.1:50051", Address::Tcp("127.0.0.1:50051".into()), "127.0.0.1:50051"),
-            ("http://localhost:8080", Address::Tcp("localhost:8080".into()), "localhost:8080"),
-            ("http://localhost:8080/", Address::Tcp("localhost:8080".into()), "localhost:8080"),
-            ("dns:///example.com:9000", Address::Tcp("example.com:9000".into()), "example.com:9000"),
-            ("dns://8.8.8.8/example.com:9000", Address::Tcp("example.com:9000".into()), "example.com:9000"),
-            ("dns:example.com", Address::Tcp("example.com:443".into()), "example.com:443"),
-            ("ipv4:10.0.0.1:1,10.0.0.2:2", Address::Tcp("10.0.0.1:1".into()), "10.0.0.1:1"),
-            ("ipv6:[::1]:50051", Address::Tcp("[::1]:50051".into()), "[::1]:50051"),
-            ("unix:/tmp/s.sock", Address::Unix("/tmp/s.sock".into()), "localhost"),
-            ("unix:///tmp/s.sock", Address::Unix("/tmp/s.sock".into()), "localhost"),
-            ("unix:rel.sock", Address::Unix("rel.sock".into()), "localhost"),
+            (
+                "127.0.0.1:50051",
+                Address::Tcp("127.0.0.1:50051".into()),
+                "127.0.0.1:50051",
+            ),
+            (
+                "http://localhost:8080",
+                Address::Tcp("localhost:8080".into()),
+                "localhost:8080",
+            ),
+            (
+                "http://localhost:8080/",
+                Address::Tcp("localhost:8080".into()),
+                "localhost:8080",
+            ),
+            (
+                "dns:///example.com:9000",
+                Address::Tcp("example.com:9000".into()),
+                "example.com:9000",
+            ),
+            (
+                "dns://8.8.8.8/example.com:9000",
+                Address::Tcp("example.com:9000".into()),
+                "example.com:9000",
+            ),
+            (
+                "dns:example.com",
+                Address::Tcp("example.com:443".into()),
+                "example.com:443",
+            ),
+            (
+                "ipv4:10.0.0.1:1,10.0.0.2:2",
+                Address::Tcp("10.0.0.1:1".into()),
+                "10.0.0.1:1",
+            ),
+            (
+                "ipv6:[::1]:50051",
+                Address::Tcp("[::1]:50051".into()),
+                "[::1]:50051",
+            ),
+            (
+                "unix:/tmp/s.sock",
+                Address::Unix("/tmp/s.sock".into()),
+                "localhost",
+            ),
+            (
+                "unix:///tmp/s.sock",
+                Address::Unix("/tmp/s.sock".into()),
+                "localhost",
+            ),
+            (
+                "unix:rel.sock",
+                Address::Unix("rel.sock".into()),
+                "localhost",
+            ),
         ];
         for (target, address, authority) in cases {
             let (a, auth) = parse_target(target).unwrap();
@@ -280,7 +326,10 @@ mod tests {
     #[test]
     fn rejects_bad_targets() {
         for target in ["", "unix:", "http://", "http://a/b/c", "https://x:1"] {
-            assert!(parse_target(target).is_err(), "{target:?} should be rejected");
+            assert!(
+                parse_target(target).is_err(),
+                "{target:?} should be rejected"
+            );
         }
     }
 }

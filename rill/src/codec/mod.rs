@@ -75,7 +75,8 @@ fn finish_frame(mut buf: BytesMut, compressed: bool, max: usize) -> Result<Bytes
     let payload_len = buf.len() - HEADER_LEN;
     check_size(payload_len, max)?;
     // The Message-Length field is a u32, whatever the configured maximum.
-    let wire_len = u32::try_from(payload_len).map_err(|_| too_large(payload_len, u32::MAX as usize))?;
+    let wire_len =
+        u32::try_from(payload_len).map_err(|_| too_large(payload_len, u32::MAX as usize))?;
     buf[0] = u8::from(compressed);
     buf[1..HEADER_LEN].copy_from_slice(&wire_len.to_be_bytes());
     Ok(buf.freeze())

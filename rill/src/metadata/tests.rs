@@ -50,16 +50,40 @@ fn invalid_and_reserved_keys() {
         ("ключ", InvalidMetadata::InvalidKey("ключ".into())),
         ("x\n", InvalidMetadata::InvalidKey("x\n".into())),
         (":path", InvalidMetadata::ReservedKey(":path".into())),
-        ("grpc-status", InvalidMetadata::ReservedKey("grpc-status".into())),
-        ("GRPC-Timeout", InvalidMetadata::ReservedKey("grpc-timeout".into())),
-        ("grpc-custom", InvalidMetadata::ReservedKey("grpc-custom".into())),
+        (
+            "grpc-status",
+            InvalidMetadata::ReservedKey("grpc-status".into()),
+        ),
+        (
+            "GRPC-Timeout",
+            InvalidMetadata::ReservedKey("grpc-timeout".into()),
+        ),
+        (
+            "grpc-custom",
+            InvalidMetadata::ReservedKey("grpc-custom".into()),
+        ),
         ("te", InvalidMetadata::ReservedKey("te".into())),
-        ("content-type", InvalidMetadata::ReservedKey("content-type".into())),
-        ("Connection", InvalidMetadata::ReservedKey("connection".into())),
+        (
+            "content-type",
+            InvalidMetadata::ReservedKey("content-type".into()),
+        ),
+        (
+            "Connection",
+            InvalidMetadata::ReservedKey("connection".into()),
+        ),
         ("host", InvalidMetadata::ReservedKey("host".into())),
-        ("keep-alive", InvalidMetadata::ReservedKey("keep-alive".into())),
-        ("proxy-connection", InvalidMetadata::ReservedKey("proxy-connection".into())),
-        ("transfer-encoding", InvalidMetadata::ReservedKey("transfer-encoding".into())),
+        (
+            "keep-alive",
+            InvalidMetadata::ReservedKey("keep-alive".into()),
+        ),
+        (
+            "proxy-connection",
+            InvalidMetadata::ReservedKey("proxy-connection".into()),
+        ),
+        (
+            "transfer-encoding",
+            InvalidMetadata::ReservedKey("transfer-encoding".into()),
+        ),
         ("upgrade", InvalidMetadata::ReservedKey("upgrade".into())),
     ];
     for (key, err) in cases {
@@ -93,12 +117,30 @@ fn valid_ascii_values() {
 #[test]
 fn ascii_and_binary_keys_do_not_mix() {
     let mut md = MetadataMap::new();
-    assert_eq!(md.insert("x-bin", "v"), Err(InvalidMetadata::BinaryKey("x-bin".into())));
-    assert_eq!(md.append("X-BIN", "v"), Err(InvalidMetadata::BinaryKey("x-bin".into())));
-    assert_eq!(md.insert_bin("x-a", b"v"), Err(InvalidMetadata::NotBinaryKey("x-a".into())));
-    assert_eq!(md.append_bin("x-a", b"v"), Err(InvalidMetadata::NotBinaryKey("x-a".into())));
-    assert_eq!(md.insert_bin("grpc-x-bin", b"v"), Err(InvalidMetadata::ReservedKey("grpc-x-bin".into())));
-    assert_eq!(md.insert_bin("bad key-bin", b"v"), Err(InvalidMetadata::InvalidKey("bad key-bin".into())));
+    assert_eq!(
+        md.insert("x-bin", "v"),
+        Err(InvalidMetadata::BinaryKey("x-bin".into()))
+    );
+    assert_eq!(
+        md.append("X-BIN", "v"),
+        Err(InvalidMetadata::BinaryKey("x-bin".into()))
+    );
+    assert_eq!(
+        md.insert_bin("x-a", b"v"),
+        Err(InvalidMetadata::NotBinaryKey("x-a".into()))
+    );
+    assert_eq!(
+        md.append_bin("x-a", b"v"),
+        Err(InvalidMetadata::NotBinaryKey("x-a".into()))
+    );
+    assert_eq!(
+        md.insert_bin("grpc-x-bin", b"v"),
+        Err(InvalidMetadata::ReservedKey("grpc-x-bin".into()))
+    );
+    assert_eq!(
+        md.insert_bin("bad key-bin", b"v"),
+        Err(InvalidMetadata::InvalidKey("bad key-bin".into()))
+    );
     // "-bin" alone has no name before the suffix: an ASCII key.
     md.insert("-bin", "v").expect("ascii key");
     assert_eq!(md.get("-bin"), Some("v"));
@@ -116,7 +158,10 @@ fn binary_values_round_trip_unpadded() {
     for (raw, wire) in cases {
         let mut md = MetadataMap::new();
         md.insert_bin("trace-bin", raw).expect("valid");
-        assert_eq!(md.as_headers().get("trace-bin").map(|v| v.as_bytes()), Some(wire.as_bytes()));
+        assert_eq!(
+            md.as_headers().get("trace-bin").map(|v| v.as_bytes()),
+            Some(wire.as_bytes())
+        );
         assert_eq!(md.get_bin("trace-bin"), Some(Ok(raw.to_vec())));
         assert_eq!(md.get("trace-bin"), None);
         assert!(md.get_all("trace-bin").is_empty());
@@ -144,8 +189,18 @@ fn received_binary_accepts_padded_and_unpadded() {
         ("AAE=", Ok(vec![0, 1])),
         ("AA==", Ok(vec![0])),
         ("AA", Ok(vec![0])),
-        ("A", Err(InvalidMetadata::InvalidBase64 { key: "x-bin".into() })),
-        ("!!!", Err(InvalidMetadata::InvalidBase64 { key: "x-bin".into() })),
+        (
+            "A",
+            Err(InvalidMetadata::InvalidBase64 {
+                key: "x-bin".into(),
+            }),
+        ),
+        (
+            "!!!",
+            Err(InvalidMetadata::InvalidBase64 {
+                key: "x-bin".into(),
+            }),
+        ),
     ];
     for (wire, expected) in cases {
         let mut headers = HeaderMap::new();
@@ -178,7 +233,10 @@ fn from_headers_drops_reserved_and_invalid() {
         headers.append(k, HeaderValue::from_static(v));
     }
     headers.append("x-a", HeaderValue::from_static("2"));
-    headers.append("x-obs", HeaderValue::from_bytes(b"caf\xe9").expect("obs-text"));
+    headers.append(
+        "x-obs",
+        HeaderValue::from_bytes(b"caf\xe9").expect("obs-text"),
+    );
     headers.append("x-tab", HeaderValue::from_static("a\tb"));
     let md = MetadataMap::from_headers(headers);
     let mut keys: Vec<&str> = md.keys().collect();
@@ -230,7 +288,11 @@ fn extend_and_into_headers() {
     headers.insert("x-a", HeaderValue::from_static("0"));
     headers.insert("content-type", HeaderValue::from_static("application/grpc"));
     md.extend_headers(&mut headers);
-    let values: Vec<&[u8]> = headers.get_all("x-a").iter().map(|v| v.as_bytes()).collect();
+    let values: Vec<&[u8]> = headers
+        .get_all("x-a")
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
     assert_eq!(values, [&b"0"[..], b"1", b"2"]);
     assert_eq!(headers.len(), 4);
     assert_eq!(md.clone().into_headers().len(), 2);
@@ -259,11 +321,28 @@ fn invalid_metadata_becomes_invalid_argument() {
 #[test]
 fn error_messages() {
     let cases = [
-        (InvalidMetadata::InvalidKey("a b".into()), "invalid metadata key \"a b\""),
-        (InvalidMetadata::InvalidValue { key: "k".into() }, "invalid value for metadata key \"k\""),
-        (InvalidMetadata::BinaryKey("k-bin".into()), "metadata key \"k-bin\" ends in -bin and needs a binary value"),
-        (InvalidMetadata::NotBinaryKey("k".into()), "metadata key \"k\" does not end in -bin and cannot hold a binary value"),
-        (InvalidMetadata::InvalidBase64 { key: "k-bin".into() }, "invalid base64 in binary metadata \"k-bin\""),
+        (
+            InvalidMetadata::InvalidKey("a b".into()),
+            "invalid metadata key \"a b\"",
+        ),
+        (
+            InvalidMetadata::InvalidValue { key: "k".into() },
+            "invalid value for metadata key \"k\"",
+        ),
+        (
+            InvalidMetadata::BinaryKey("k-bin".into()),
+            "metadata key \"k-bin\" ends in -bin and needs a binary value",
+        ),
+        (
+            InvalidMetadata::NotBinaryKey("k".into()),
+            "metadata key \"k\" does not end in -bin and cannot hold a binary value",
+        ),
+        (
+            InvalidMetadata::InvalidBase64 {
+                key: "k-bin".into(),
+            },
+            "invalid base64 in binary metadata \"k-bin\"",
+        ),
     ];
     for (err, message) in cases {
         assert_eq!(err.to_string(), message);

@@ -69,10 +69,8 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
         Some(value) => match value.to_str().ok().map(parse_grpc_timeout) {
             Some(Ok(timeout)) => Instant::now().checked_add(timeout),
             _ => {
-                let status = Status::invalid_argument(format!(
-                    "malformed grpc-timeout header: {:?}",
-                    value
-                ));
+                let status =
+                    Status::invalid_argument(format!("malformed grpc-timeout header: {:?}", value));
                 let _ = responder.send_final(trailers_only(&status, config));
                 return;
             }
@@ -84,6 +82,10 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
     request.set_deadline(deadline);
     request.set_remote_addr(remote_addr);
     *request.metadata_mut() = MetadataMap::from_headers(head.headers);
+    if let Err(status) = check_binary_metadata(request.metadata()) {
+        let _ = responder.send_final(trailers_only(&status, config));
+        return;
+    }
     for interceptor in &router.interceptors {
         if let Err(status) = interceptor(&mut request) {
             let _ = responder.send_final(trailers_only(&status, config));
@@ -175,6 +177,18 @@ async fn write_body(send: &mut SendBody, body: RawBody) -> Result<(), Status> {
             }
         },
     }
+}
+
+/// Rejects `-bin` values that are not base64, as grpc-go does, instead of hiding them.
+pub(crate) fn check_binary_metadata(metadata: &MetadataMap) -> Result<(), Status> {
+    for key in metadata.keys().filter(|k| k.ends_with("-bin")) {
+        if metadata.get_all_bin(key).iter().any(Result::is_err) {
+            return Err(Status::internal(format!(
+                "malformed binary metadata {key:?}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn deadline_status() -> Status {

@@ -281,9 +281,8 @@ impl Server {
 
     fn into_handler(self) -> (StreamHandler, ConnConfig) {
         let router = Arc::new(self.router);
-        let handler: StreamHandler = Arc::new(move |stream: IncomingStream| {
-            Box::pin(call::handle(stream, router.clone()))
-        });
+        let handler: StreamHandler =
+            Arc::new(move |stream: IncomingStream| Box::pin(call::handle(stream, router.clone())));
         (handler, self.conn)
     }
 }

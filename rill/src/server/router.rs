@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-
 use super::service::{RawHandler, Service};
 use super::{CallConfig, Interceptor};
 use crate::Status;
@@ -66,4 +65,3 @@ impl std::fmt::Debug for Router {
             .finish_non_exhaustive()
     }
 }
-

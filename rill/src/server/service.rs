@@ -114,7 +114,9 @@ impl Method {
             let handler = handler.clone();
             Box::pin(async move {
                 let encode = call.encode;
-                let request = call.head.map(|()| Streaming::from_wire(call.messages, None));
+                let request = call
+                    .head
+                    .map(|()| Streaming::from_wire(call.messages, None));
                 let response = handler(request).await?;
                 encode_single(response, encode)
             })
@@ -134,7 +136,9 @@ impl Method {
             let handler = handler.clone();
             Box::pin(async move {
                 let encode = call.encode;
-                let request = call.head.map(|()| Streaming::from_wire(call.messages, None));
+                let request = call
+                    .head
+                    .map(|()| Streaming::from_wire(call.messages, None));
                 let response = handler(request).await?;
                 Ok(encode_stream(response, encode))
             })
@@ -185,7 +189,11 @@ fn encode_single<Resp: prost::Message>(
 ) -> Result<Response<RawBody>, Status> {
     let (metadata, message, trailers) = response.into_parts();
     let frame = encode_message(&message, encode)?;
-    Ok(Response::from_parts(metadata, RawBody::Once(frame), trailers))
+    Ok(Response::from_parts(
+        metadata,
+        RawBody::Once(frame),
+        trailers,
+    ))
 }
 
 fn encode_stream<Resp: prost::Message + 'static>(

@@ -84,7 +84,9 @@ impl Duration {
     /// Converts to a `std::time::Duration`; `None` when negative or out of range.
     pub fn to_std(self) -> Option<std::time::Duration> {
         let secs = u64::try_from(self.seconds).ok()?;
-        let nanos = u32::try_from(self.nanos).ok().filter(|n| *n < 1_000_000_000)?;
+        let nanos = u32::try_from(self.nanos)
+            .ok()
+            .filter(|n| *n < 1_000_000_000)?;
         Some(std::time::Duration::new(secs, nanos))
     }
 }

@@ -347,7 +347,11 @@ impl Status {
             .map_or(Code::Unknown, Code::from_i32);
         let message = headers
             .get(&GRPC_MESSAGE)
-            .map(|v| percent_decode(v.as_bytes()).decode_utf8_lossy().into_owned())
+            .map(|v| {
+                percent_decode(v.as_bytes())
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
             .unwrap_or_default();
         // Undecodable details are dropped rather than failing the whole status.
         let details = headers

@@ -129,7 +129,8 @@ fn display_and_debug() {
 
     let mut md = MetadataMap::new();
     md.insert("x-a", "b").expect("valid");
-    let status = Status::with_details(Code::Internal, "", Bytes::from_static(b"abc")).with_metadata(md);
+    let status =
+        Status::with_details(Code::Internal, "", Bytes::from_static(b"abc")).with_metadata(md);
     let debug = format!("{status:?}");
     assert!(debug.contains("3 bytes"), "{debug}");
     assert!(debug.contains("x-a"), "{debug}");
@@ -140,7 +141,10 @@ fn grpc_message_is_percent_encoded() {
     let cases = [
         ("hello world", "hello world"),
         ("100%", "100%25"),
-        ("~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}", "~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}"),
+        (
+            "~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}",
+            "~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}",
+        ),
         ("a\tb", "a%09b"),
         ("line\r\nnext", "line%0D%0Anext"),
         ("\x7f", "%7F"),
@@ -151,7 +155,11 @@ fn grpc_message_is_percent_encoded() {
     for (message, wire) in cases {
         let mut map = HeaderMap::new();
         Status::new(Code::Internal, message).add_to_headers(&mut map);
-        assert_eq!(map.get("grpc-message").map(|v| v.as_bytes()), Some(wire.as_bytes()), "{message:?}");
+        assert_eq!(
+            map.get("grpc-message").map(|v| v.as_bytes()),
+            Some(wire.as_bytes()),
+            "{message:?}"
+        );
         let back = Status::from_headers(&map).expect("has status");
         assert_eq!(back.message(), message);
     }
@@ -166,10 +174,19 @@ fn add_to_headers_writes_all_parts() {
         .with_metadata(md);
     let mut map = HeaderMap::new();
     status.add_to_headers(&mut map);
-    assert_eq!(map.get("grpc-status").map(|v| v.as_bytes()), Some(&b"5"[..]));
-    assert_eq!(map.get("grpc-message").map(|v| v.as_bytes()), Some(&b"nope"[..]));
+    assert_eq!(
+        map.get("grpc-status").map(|v| v.as_bytes()),
+        Some(&b"5"[..])
+    );
+    assert_eq!(
+        map.get("grpc-message").map(|v| v.as_bytes()),
+        Some(&b"nope"[..])
+    );
     // Base64 without padding ("AQI=" padded).
-    assert_eq!(map.get("grpc-status-details-bin").map(|v| v.as_bytes()), Some(&b"AQI"[..]));
+    assert_eq!(
+        map.get("grpc-status-details-bin").map(|v| v.as_bytes()),
+        Some(&b"AQI"[..])
+    );
     assert_eq!(map.get("x-trace").map(|v| v.as_bytes()), Some(&b"abc"[..]));
     assert_eq!(map.get("x-bin").map(|v| v.as_bytes()), Some(&b"/w"[..]));
 }
@@ -179,7 +196,10 @@ fn add_to_headers_omits_empty_parts() {
     let mut map = HeaderMap::new();
     Status::new(Code::Ok, "").add_to_headers(&mut map);
     assert_eq!(map.len(), 1);
-    assert_eq!(map.get("grpc-status").map(|v| v.as_bytes()), Some(&b"0"[..]));
+    assert_eq!(
+        map.get("grpc-status").map(|v| v.as_bytes()),
+        Some(&b"0"[..])
+    );
 }
 
 #[test]
@@ -206,8 +226,14 @@ fn from_headers_parses_code() {
         assert_eq!(status.message(), "");
     }
     let mut map = HeaderMap::new();
-    map.insert("grpc-status", HeaderValue::from_bytes(b"\xff").expect("obs-text allowed"));
-    assert_eq!(Status::from_headers(&map).map(|s| s.code()), Some(Code::Unknown));
+    map.insert(
+        "grpc-status",
+        HeaderValue::from_bytes(b"\xff").expect("obs-text allowed"),
+    );
+    assert_eq!(
+        Status::from_headers(&map).map(|s| s.code()),
+        Some(Code::Unknown)
+    );
 }
 
 #[test]
@@ -225,7 +251,10 @@ fn from_headers_decodes_message_leniently() {
     ];
     for (raw, message) in cases {
         let mut map = headers(&[("grpc-status", "2")]);
-        map.insert("grpc-message", HeaderValue::from_bytes(raw).expect("valid header"));
+        map.insert(
+            "grpc-message",
+            HeaderValue::from_bytes(raw).expect("valid header"),
+        );
         let status = Status::from_headers(&map).expect("present");
         assert_eq!(status.message(), message, "{raw:?}");
     }
@@ -285,7 +314,10 @@ fn headers_round_trip() {
 
 #[test]
 fn error_details_of_empty_and_garbage() {
-    assert_eq!(Status::internal("x").error_details(), Ok(ErrorDetails::new()));
+    assert_eq!(
+        Status::internal("x").error_details(),
+        Ok(ErrorDetails::new())
+    );
     let garbage = Status::with_details(Code::Internal, "x", Bytes::from_static(b"\xff\xff\xff"));
     assert!(garbage.error_details().is_err());
 }

@@ -24,7 +24,10 @@ impl RecvBody {
     }
 
     /// The next DATA chunk, `None` at end of stream.
-    pub(crate) fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Status>>> {
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Status>>> {
         match ready!(self.inner.poll_data(cx)) {
             Some(Ok(chunk)) => {
                 // Releasing can only fail if the stream is gone; the next poll reports that.
@@ -57,9 +60,16 @@ impl SendBody {
     }
 
     /// Sends `data`, in as many DATA frames as the peer's window allows, waiting for capacity.
-    pub(crate) async fn send_data(&mut self, mut data: Bytes, end_of_stream: bool) -> Result<(), Status> {
+    pub(crate) async fn send_data(
+        &mut self,
+        mut data: Bytes,
+        end_of_stream: bool,
+    ) -> Result<(), Status> {
         if data.is_empty() {
-            return self.inner.send_data(data, end_of_stream).map_err(status_from_h2);
+            return self
+                .inner
+                .send_data(data, end_of_stream)
+                .map_err(status_from_h2);
         }
         while !data.is_empty() {
             self.inner.reserve_capacity(data.len());
@@ -80,7 +90,9 @@ impl SendBody {
 
     /// Ends the stream without trailers.
     pub(crate) fn finish(&mut self) -> Result<(), Status> {
-        self.inner.send_data(Bytes::new(), true).map_err(status_from_h2)
+        self.inner
+            .send_data(Bytes::new(), true)
+            .map_err(status_from_h2)
     }
 
     /// Ends the stream with trailers.

@@ -10,8 +10,8 @@ mod io;
 pub(crate) mod server;
 
 pub(crate) use body::{RecvBody, SendBody};
-pub use io::Io;
 pub(crate) use io::BoxIo;
+pub use io::Io;
 
 use crate::Status;
 

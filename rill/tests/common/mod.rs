@@ -102,7 +102,9 @@ impl Service for Echo {
                         resp.metadata_mut().insert("x-echo", v).unwrap();
                     }
                     if let Some(Ok(v)) = req.metadata().get_bin("x-echo-trailer-bin") {
-                        resp.trailers_mut().insert_bin("x-echo-trailer-bin", v).unwrap();
+                        resp.trailers_mut()
+                            .insert_bin("x-echo-trailer-bin", v)
+                            .unwrap();
                     }
                     if let Some(remaining) = req.remaining() {
                         resp.metadata_mut()
@@ -118,7 +120,10 @@ impl Service for Echo {
                 let probe = p2.clone();
                 async move {
                     let msg = req.into_inner();
-                    check(&Msg { fail_code: 0, ..msg.clone() })?;
+                    check(&Msg {
+                        fail_code: 0,
+                        ..msg.clone()
+                    })?;
                     let count = msg.n;
                     let fail = msg.fail_code;
                     let stream = futures_util::stream::iter(0..count.max(0))

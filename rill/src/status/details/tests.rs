@@ -39,17 +39,46 @@ fn builders_fill_getters() {
     let d = full();
     assert!(!d.is_empty());
     let info = d.error_info().expect("set");
-    assert_eq!((info.reason.as_str(), info.domain.as_str()), ("API_DISABLED", "example.com"));
-    assert_eq!(info.metadata.get("service").map(String::as_str), Some("users"));
-    assert_eq!(d.retry_info().and_then(RetryInfo::delay), Some(StdDuration::from_millis(1500)));
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        ("API_DISABLED", "example.com")
+    );
+    assert_eq!(
+        info.metadata.get("service").map(String::as_str),
+        Some("users")
+    );
+    assert_eq!(
+        d.retry_info().and_then(RetryInfo::delay),
+        Some(StdDuration::from_millis(1500))
+    );
     assert_eq!(d.debug_info().map(|x| x.stack_entries.len()), Some(2));
-    assert_eq!(d.quota_failure().map(|x| x.violations[0].subject.as_str()), Some("clientip:1.2.3.4"));
-    assert_eq!(d.precondition_failure().map(|x| x.violations[0].r#type.as_str()), Some("TOS"));
-    assert_eq!(d.bad_request().map(|x| x.field_violations[0].field.as_str()), Some("email"));
-    assert_eq!(d.request_info().map(|x| x.request_id.as_str()), Some("req-1"));
+    assert_eq!(
+        d.quota_failure().map(|x| x.violations[0].subject.as_str()),
+        Some("clientip:1.2.3.4")
+    );
+    assert_eq!(
+        d.precondition_failure()
+            .map(|x| x.violations[0].r#type.as_str()),
+        Some("TOS")
+    );
+    assert_eq!(
+        d.bad_request()
+            .map(|x| x.field_violations[0].field.as_str()),
+        Some("email")
+    );
+    assert_eq!(
+        d.request_info().map(|x| x.request_id.as_str()),
+        Some("req-1")
+    );
     assert_eq!(d.resource_info().map(|x| x.owner.as_str()), Some("admin"));
-    assert_eq!(d.help().map(|x| x.links[0].url.as_str()), Some("https://example.com"));
-    assert_eq!(d.localized_message().map(|x| x.message.as_str()), Some("Oops"));
+    assert_eq!(
+        d.help().map(|x| x.links[0].url.as_str()),
+        Some("https://example.com")
+    );
+    assert_eq!(
+        d.localized_message().map(|x| x.message.as_str()),
+        Some("Oops")
+    );
     assert_eq!(d.other().len(), 1);
 }
 
@@ -58,7 +87,10 @@ fn empty_details() {
     let d = ErrorDetails::new();
     assert!(d.is_empty());
     assert!(d.to_any_vec().is_empty());
-    assert_eq!(ErrorDetails::decode(&d.encode(Code::Ok, "")), Ok(ErrorDetails::new()));
+    assert_eq!(
+        ErrorDetails::decode(&d.encode(Code::Ok, "")),
+        Ok(ErrorDetails::new())
+    );
     assert_eq!(ErrorDetails::decode(&[]), Ok(ErrorDetails::new()));
 }
 
@@ -75,7 +107,11 @@ fn encode_decode_round_trip() {
 
 #[test]
 fn to_any_vec_uses_googleapis_type_urls_in_fixed_order() {
-    let urls: Vec<String> = full().to_any_vec().into_iter().map(|a| a.type_url).collect();
+    let urls: Vec<String> = full()
+        .to_any_vec()
+        .into_iter()
+        .map(|a| a.type_url)
+        .collect();
     let expected = [
         "ErrorInfo",
         "RetryInfo",
@@ -96,16 +132,31 @@ fn to_any_vec_uses_googleapis_type_urls_in_fixed_order() {
 #[test]
 fn type_names() {
     let cases = [
-        (RpcStatus::type_url(), "type.googleapis.com/google.rpc.Status"),
+        (
+            RpcStatus::type_url(),
+            "type.googleapis.com/google.rpc.Status",
+        ),
         (Any::type_url(), "type.googleapis.com/google.protobuf.Any"),
-        (Duration::type_url(), "type.googleapis.com/google.protobuf.Duration"),
-        (QuotaViolation::type_url(), "type.googleapis.com/google.rpc.QuotaFailure.Violation"),
+        (
+            Duration::type_url(),
+            "type.googleapis.com/google.protobuf.Duration",
+        ),
+        (
+            QuotaViolation::type_url(),
+            "type.googleapis.com/google.rpc.QuotaFailure.Violation",
+        ),
         (
             PreconditionViolation::type_url(),
             "type.googleapis.com/google.rpc.PreconditionFailure.Violation",
         ),
-        (FieldViolation::type_url(), "type.googleapis.com/google.rpc.BadRequest.FieldViolation"),
-        (HelpLink::type_url(), "type.googleapis.com/google.rpc.Help.Link"),
+        (
+            FieldViolation::type_url(),
+            "type.googleapis.com/google.rpc.BadRequest.FieldViolation",
+        ),
+        (
+            HelpLink::type_url(),
+            "type.googleapis.com/google.rpc.Help.Link",
+        ),
     ];
     for (url, expected) in cases {
         assert_eq!(url, expected);
@@ -116,20 +167,36 @@ fn type_names() {
 fn wire_format_matches_proto_field_numbers() {
     let cases: [(Vec<u8>, &[u8]); 6] = [
         (
-            RpcStatus { code: 3, message: "m".into(), details: vec![] }.encode_to_vec(),
+            RpcStatus {
+                code: 3,
+                message: "m".into(),
+                details: vec![],
+            }
+            .encode_to_vec(),
             &[0x08, 0x03, 0x12, 0x01, b'm'],
         ),
         (
-            Any { type_url: "t".into(), value: vec![7] }.encode_to_vec(),
+            Any {
+                type_url: "t".into(),
+                value: vec![7],
+            }
+            .encode_to_vec(),
             &[0x0a, 0x01, b't', 0x12, 0x01, 7],
         ),
         (
-            ErrorInfo { reason: "R".into(), domain: "D".into(), metadata: HashMap::new() }
-                .encode_to_vec(),
+            ErrorInfo {
+                reason: "R".into(),
+                domain: "D".into(),
+                metadata: HashMap::new(),
+            }
+            .encode_to_vec(),
             &[0x0a, 0x01, b'R', 0x12, 0x01, b'D'],
         ),
         (
-            BadRequest { field_violations: vec![FieldViolation::new("f", "d")] }.encode_to_vec(),
+            BadRequest {
+                field_violations: vec![FieldViolation::new("f", "d")],
+            }
+            .encode_to_vec(),
             &[0x0a, 0x06, 0x0a, 0x01, b'f', 0x12, 0x01, b'd'],
         ),
         (
@@ -154,10 +221,22 @@ fn wire_format_matches_proto_field_numbers() {
 
 #[test]
 fn decode_accepts_any_type_url_domain() {
-    let info = ErrorInfo { reason: "R".into(), ..Default::default() };
-    for url in ["type.googleapis.com/google.rpc.ErrorInfo", "example.com/x/google.rpc.ErrorInfo", "google.rpc.ErrorInfo"] {
-        let any = Any { type_url: url.into(), value: info.encode_to_vec() };
-        let bytes = ErrorDetails::new().with_other(any).encode(Code::Internal, "");
+    let info = ErrorInfo {
+        reason: "R".into(),
+        ..Default::default()
+    };
+    for url in [
+        "type.googleapis.com/google.rpc.ErrorInfo",
+        "example.com/x/google.rpc.ErrorInfo",
+        "google.rpc.ErrorInfo",
+    ] {
+        let any = Any {
+            type_url: url.into(),
+            value: info.encode_to_vec(),
+        };
+        let bytes = ErrorDetails::new()
+            .with_other(any)
+            .encode(Code::Internal, "");
         let d = ErrorDetails::decode(&bytes).expect("valid");
         assert_eq!(d.error_info(), Some(&info), "{url}");
         assert!(d.other().is_empty());
@@ -166,10 +245,22 @@ fn decode_accepts_any_type_url_domain() {
 
 #[test]
 fn decode_keeps_unknown_duplicate_and_malformed_in_other() {
-    let first = Any::pack(&LocalizedMessage { locale: "en".into(), message: "a".into() });
-    let duplicate = Any::pack(&LocalizedMessage { locale: "fr".into(), message: "b".into() });
-    let malformed = Any { type_url: BadRequest::type_url(), value: vec![0xff, 0xff] };
-    let unknown = Any { type_url: "type.googleapis.com/acme.X".into(), value: vec![1] };
+    let first = Any::pack(&LocalizedMessage {
+        locale: "en".into(),
+        message: "a".into(),
+    });
+    let duplicate = Any::pack(&LocalizedMessage {
+        locale: "fr".into(),
+        message: "b".into(),
+    });
+    let malformed = Any {
+        type_url: BadRequest::type_url(),
+        value: vec![0xff, 0xff],
+    };
+    let unknown = Any {
+        type_url: "type.googleapis.com/acme.X".into(),
+        value: vec![1],
+    };
     let bytes = ErrorDetails::new()
         .with_other(first)
         .with_other(duplicate.clone())
@@ -192,22 +283,58 @@ fn decode_rejects_malformed_status() {
 
 #[test]
 fn any_unpack() {
-    let info = RequestInfo { request_id: "r".into(), serving_data: String::new() };
+    let info = RequestInfo {
+        request_id: "r".into(),
+        serving_data: String::new(),
+    };
     let any = Any::pack(&info);
     assert_eq!(any.unpack::<RequestInfo>(), Some(Ok(info)));
     assert_eq!(any.unpack::<ErrorInfo>(), None);
-    let bad = Any { type_url: RequestInfo::type_url(), value: vec![0xff] };
+    let bad = Any {
+        type_url: RequestInfo::type_url(),
+        value: vec![0xff],
+    };
     assert!(matches!(bad.unpack::<RequestInfo>(), Some(Err(_))));
 }
 
 #[test]
 fn duration_conversions() {
     let cases = [
-        (Duration { seconds: 1, nanos: 500_000_000 }, Some(StdDuration::from_millis(1500))),
-        (Duration { seconds: 0, nanos: 0 }, Some(StdDuration::ZERO)),
-        (Duration { seconds: -1, nanos: 0 }, None),
-        (Duration { seconds: 0, nanos: -1 }, None),
-        (Duration { seconds: 0, nanos: 1_000_000_000 }, None),
+        (
+            Duration {
+                seconds: 1,
+                nanos: 500_000_000,
+            },
+            Some(StdDuration::from_millis(1500)),
+        ),
+        (
+            Duration {
+                seconds: 0,
+                nanos: 0,
+            },
+            Some(StdDuration::ZERO),
+        ),
+        (
+            Duration {
+                seconds: -1,
+                nanos: 0,
+            },
+            None,
+        ),
+        (
+            Duration {
+                seconds: 0,
+                nanos: -1,
+            },
+            None,
+        ),
+        (
+            Duration {
+                seconds: 0,
+                nanos: 1_000_000_000,
+            },
+            None,
+        ),
     ];
     for (proto, std) in cases {
         assert_eq!(proto.to_std(), std, "{proto:?}");
@@ -223,7 +350,12 @@ fn bad_request_violation_appends() {
         .with_bad_request_violation("b", "y");
     let fields: Vec<&str> = d
         .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.as_str()).collect())
+        .map(|b| {
+            b.field_violations
+                .iter()
+                .map(|v| v.field.as_str())
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(fields, ["a", "b"]);
 }
