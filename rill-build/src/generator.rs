@@ -223,7 +223,7 @@ impl<T: {name}> {server}<T> {{
         Self::from_arc(::std::sync::Arc::new(inner))
     }}
     /// Serves an implementation that is already shared.
-    pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {{
+    pub const fn from_arc(inner: ::std::sync::Arc<T>) -> Self {{
         Self {{ inner }}
     }}
 }}
@@ -331,7 +331,7 @@ impl {client} {{
     }}
     /// The underlying `rill::Client`.
     #[must_use]
-    pub fn client(&self) -> &::rill::Client {{
+    pub const fn client(&self) -> &::rill::Client {{
         &self.inner
     }}
 "#

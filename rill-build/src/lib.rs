@@ -343,8 +343,7 @@ impl Builder {
         compiler.open_files(protos.iter().map(AsRef::as_ref))?;
 
         if self.emit_rerun_if_changed {
-            // Built-in google/protobuf files have no path and never change.
-            for path in compiler.files().filter_map(|file| file.path()) {
+            for path in files_read(&compiler) {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
@@ -391,6 +390,12 @@ impl Builder {
             };
         }
     }
+}
+
+/// The `.proto` files `compiler` read from disk: the listed ones and their imports. Built-in
+/// `google/protobuf` files have no path (and never change).
+fn files_read(compiler: &protox::Compiler) -> impl Iterator<Item = &Path> {
+    compiler.files().filter_map(|file| file.path())
 }
 
 #[cfg(test)]

@@ -259,11 +259,13 @@ impl MetadataMap {
     }
 
     /// The entries as HTTP headers.
+    #[allow(dead_code)] // contract API, not used by the transport yet
     pub(crate) fn as_headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// Converts into HTTP headers.
+    #[allow(dead_code)] // contract API, not used by the transport yet
     pub(crate) fn into_headers(self) -> HeaderMap {
         self.headers
     }

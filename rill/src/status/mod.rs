@@ -170,8 +170,14 @@ impl fmt::Display for Code {
 }
 
 /// A gRPC error: a [`Code`], a message, optional binary details and trailing metadata.
+///
+/// Pointer-sized (the parts live in one allocation) so `Result<T, Status>` stays small.
 #[derive(Clone)]
-pub struct Status {
+pub struct Status(Box<Inner>);
+
+/// The parts of a [`Status`].
+#[derive(Clone)]
+struct Inner {
     code: Code,
     message: String,
     details: Bytes,
@@ -201,12 +207,17 @@ impl Status {
     /// assert_eq!(status.message(), "user 7 not found");
     /// ```
     pub fn new(code: Code, message: impl Into<String>) -> Status {
-        Status {
+        Status::from_parts(code, message.into(), Bytes::new(), MetadataMap::new())
+    }
+
+    /// Assembles a status from its parts.
+    fn from_parts(code: Code, message: String, details: Bytes, metadata: MetadataMap) -> Status {
+        Status(Box::new(Inner {
             code,
-            message: message.into(),
-            details: Bytes::new(),
-            metadata: MetadataMap::new(),
-        }
+            message,
+            details,
+            metadata,
+        }))
     }
 
     /// Creates a status carrying raw `grpc-status-details-bin` bytes (an encoded
@@ -219,10 +230,7 @@ impl Status {
     /// assert_eq!(status.details(), b"\x08\x0d");
     /// ```
     pub fn with_details(code: Code, message: impl Into<String>, details: Bytes) -> Status {
-        Status {
-            details,
-            ..Status::new(code, message)
-        }
+        Status::from_parts(code, message.into(), details, MetadataMap::new())
     }
 
     /// Creates a status whose details are the rich error model built with [`ErrorDetails`].
@@ -249,7 +257,7 @@ impl Status {
 
     /// Replaces the status metadata (sent as trailers) and returns the status.
     pub fn with_metadata(mut self, metadata: MetadataMap) -> Status {
-        self.metadata = metadata;
+        self.0.metadata = metadata;
         self
     }
 
@@ -290,52 +298,52 @@ impl Status {
 
     /// The status code.
     pub fn code(&self) -> Code {
-        self.code
+        self.0.code
     }
 
     /// The (already percent-decoded) message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The raw `grpc-status-details-bin` bytes; empty when there are none.
     pub fn details(&self) -> &[u8] {
-        &self.details
+        &self.0.details
     }
 
     /// Metadata carried with the status (trailers).
     pub fn metadata(&self) -> &MetadataMap {
-        &self.metadata
+        &self.0.metadata
     }
 
     /// Mutable access to the metadata carried with the status.
     pub fn metadata_mut(&mut self) -> &mut MetadataMap {
-        &mut self.metadata
+        &mut self.0.metadata
     }
 
     /// Decodes the details as the `google.rpc` rich error model; empty details give an empty
     /// [`ErrorDetails`].
     pub fn error_details(&self) -> Result<ErrorDetails, prost::DecodeError> {
-        ErrorDetails::decode(&self.details)
+        ErrorDetails::decode(&self.0.details)
     }
 
     /// Writes `grpc-status`, `grpc-message`, `grpc-status-details-bin` and the metadata.
     pub(crate) fn add_to_headers(&self, headers: &mut HeaderMap) {
-        headers.insert(GRPC_STATUS, HeaderValue::from(self.code.as_i32()));
-        if !self.message.is_empty() {
-            let encoded = utf8_percent_encode(&self.message, MESSAGE_ENCODE_SET).to_string();
+        headers.insert(GRPC_STATUS, HeaderValue::from(self.0.code.as_i32()));
+        if !self.0.message.is_empty() {
+            let encoded = utf8_percent_encode(&self.0.message, MESSAGE_ENCODE_SET).to_string();
             // Cannot fail: the encoded form is printable ASCII only.
             if let Ok(value) = HeaderValue::try_from(encoded) {
                 headers.insert(GRPC_MESSAGE, value);
             }
         }
-        if !self.details.is_empty() {
-            let encoded = BASE64_ENCODE.encode(&self.details);
+        if !self.0.details.is_empty() {
+            let encoded = BASE64_ENCODE.encode(&self.0.details);
             if let Ok(value) = HeaderValue::try_from(encoded) {
                 headers.insert(GRPC_STATUS_DETAILS, value);
             }
         }
-        self.metadata.extend_headers(headers);
+        self.0.metadata.extend_headers(headers);
     }
 
     /// Reads a status from response headers or trailers; `None` when `grpc-status` is absent.
@@ -359,12 +367,8 @@ impl Status {
             .and_then(|v| BASE64_DECODE.decode(v.as_bytes()).ok())
             .map(Bytes::from)
             .unwrap_or_default();
-        Some(Status {
-            code,
-            message,
-            details,
-            metadata: MetadataMap::from_headers(headers.clone()),
-        })
+        let metadata = MetadataMap::from_headers(headers.clone());
+        Some(Status::from_parts(code, message, details, metadata))
     }
 
     /// A status for an HTTP response that carried no `grpc-status`.
@@ -379,12 +383,13 @@ impl Status {
 impl fmt::Debug for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Status");
-        s.field("code", &self.code).field("message", &self.message);
-        if !self.details.is_empty() {
-            s.field("details", &format_args!("{} bytes", self.details.len()));
+        s.field("code", &self.0.code)
+            .field("message", &self.0.message);
+        if !self.0.details.is_empty() {
+            s.field("details", &format_args!("{} bytes", self.0.details.len()));
         }
-        if !self.metadata.is_empty() {
-            s.field("metadata", &self.metadata);
+        if !self.0.metadata.is_empty() {
+            s.field("metadata", &self.0.metadata);
         }
         s.finish()
     }
@@ -392,7 +397,7 @@ impl fmt::Debug for Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "status: {}, message: {:?}", self.code, self.message)
+        write!(f, "status: {}, message: {:?}", self.0.code, self.0.message)
     }
 }
 

@@ -89,7 +89,8 @@ fn http_status_mapping() {
 
 #[test]
 fn shorthand_constructors() {
-    let cases: [(fn(&'static str) -> Status, Code); 16] = [
+    type Constructor = fn(&'static str) -> Status;
+    let cases: [(Constructor, Code); 16] = [
         (Status::cancelled, Code::Cancelled),
         (Status::unknown, Code::Unknown),
         (Status::invalid_argument, Code::InvalidArgument),

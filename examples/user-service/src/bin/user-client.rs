@@ -1,0 +1,142 @@
+//! `user-client`: exercises all four UserService calls against a running `user-server`.
+//!
+//! Usage: `user-client [--addr URL]` (default `http://127.0.0.1:50051`).
+
+use std::time::Duration;
+
+use rill::{Code, Request};
+use user_service::pb::user_service_client::UserServiceClient;
+use user_service::pb::{ChatMessage, CreateUserRequest, GetUserRequest, ListUsersRequest};
+use user_service::service::NEXT_PAGE_TOKEN;
+
+const USAGE: &str = "usage: user-client [--addr URL]   (default http://127.0.0.1:50051)";
+
+fn parse_addr() -> Result<String, String> {
+    let mut addr = "http://127.0.0.1:50051".to_string();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--addr" => addr = it.next().ok_or(format!("--addr needs a value\n{USAGE}"))?,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(addr)
+}
+
+#[tokio::main]
+async fn main() {
+    let addr = match parse_addr() {
+        Ok(a) => a,
+        Err(m) => {
+            eprintln!("{m}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&addr).await {
+        eprintln!("user-client: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let client = UserServiceClient::connect(addr)
+        .await?
+        .timeout(Duration::from_secs(10));
+
+    // Client streaming: create three users in one call.
+    let people = [
+        ("Ada", "ada@example.com"),
+        ("Grace", "grace@example.com"),
+        ("Linus", "linus@example.com"),
+    ];
+    let requests = people.map(|(name, email)| CreateUserRequest {
+        name: name.into(),
+        email: email.into(),
+    });
+    let created = client
+        .create_users(futures_util::stream::iter(requests))
+        .await?
+        .into_inner();
+    println!(
+        "CreateUsers: created {} users, ids {:?}",
+        created.created_count, created.ids
+    );
+
+    // Unary: fetch the first one back, then a missing one.
+    let id = created.ids.first().copied().unwrap_or(1);
+    let user = client.get_user(GetUserRequest { id }).await?.into_inner();
+    println!("GetUser({id}): {} <{}>", user.name, user.email);
+    match client.get_user(GetUserRequest { id: -1 }).await {
+        Err(status) if status.code() == Code::NotFound => {
+            println!("GetUser(-1): NOT_FOUND: {}", status.message())
+        }
+        other => return Err(format!("GetUser(-1) should be NOT_FOUND, got {other:?}").into()),
+    }
+
+    // A bad email is INVALID_ARGUMENT with a field violation.
+    let bad = [CreateUserRequest {
+        name: "Bob".into(),
+        email: "not-an-email".into(),
+    }];
+    match client.create_users(futures_util::stream::iter(bad)).await {
+        Err(status) => {
+            let details = status.error_details()?;
+            for v in details
+                .bad_request()
+                .map(|b| b.field_violations.as_slice())
+                .unwrap_or(&[])
+            {
+                println!(
+                    "CreateUsers(bad): {}: {} ({})",
+                    status.code(),
+                    v.field,
+                    v.description
+                );
+            }
+        }
+        Ok(_) => return Err("CreateUsers with a bad email should fail".into()),
+    }
+
+    // Server streaming: list every user, two per page.
+    let mut token = String::new();
+    loop {
+        let request = ListUsersRequest {
+            page_size: 2,
+            page_token: token.clone(),
+        };
+        let mut page = client.list_users(request).await?.into_inner();
+        while let Some(user) = page.message().await? {
+            println!("ListUsers: #{} {} <{}>", user.id, user.name, user.email);
+        }
+        match page.trailers().and_then(|t| t.get(NEXT_PAGE_TOKEN)) {
+            Some(next) => token = next.to_string(),
+            None => break,
+        }
+    }
+
+    // Bidirectional streaming: say hello in the chat room and read our own broadcast back.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let outbound = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let mut request = Request::new(outbound);
+    request.metadata_mut().insert("x-chat-user", &user.name)?;
+    let mut chat = client.chat_stream(request).await?.into_inner();
+    for text in ["hello", "is anyone there?"] {
+        tx.send(ChatMessage {
+            user: user.name.clone(),
+            text: text.into(),
+            sent_at: 0,
+        })
+        .await?;
+        if let Some(echo) = chat.message().await? {
+            println!(
+                "ChatStream: [{}] {}: {}",
+                echo.sent_at, echo.user, echo.text
+            );
+        }
+    }
+    drop(tx);
+    while chat.message().await?.is_some() {}
+    println!("done");
+    Ok(())
+}
