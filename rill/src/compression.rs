@@ -130,35 +130,49 @@ pub(crate) fn decompress(
     limit: usize,
 ) -> Result<Bytes, Status> {
     let mut out = Vec::new();
-    let result = match enc {
+    match inflate(enc, input, limit, &mut out) {
+        None => Err(Status::unimplemented(format!(
+            "message compressed with {enc}, which this build does not support"
+        ))),
+        Some(Ok(())) if out.len() > limit => Err(Status::resource_exhausted(format!(
+            "decompressed message larger than {limit} bytes"
+        ))),
+        Some(Ok(())) => Ok(Bytes::from(out)),
+        Some(Err(err)) => Err(Status::internal(format!(
+            "could not decompress {enc} message: {err}"
+        ))),
+    }
+}
+
+/// Decompresses at most `limit + 1` bytes into `out`; `None` when `enc` is disabled.
+fn inflate(
+    enc: CompressionEncoding,
+    input: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Option<std::io::Result<()>> {
+    match enc {
         #[cfg(feature = "gzip")]
-        CompressionEncoding::Gzip => {
-            read_limited(flate2::read::GzDecoder::new(input), limit, &mut out)
-        }
+        CompressionEncoding::Gzip => Some(read_limited(
+            flate2::read::GzDecoder::new(input),
+            limit,
+            out,
+        )),
         #[cfg(feature = "deflate")]
-        CompressionEncoding::Deflate => {
-            read_limited(flate2::read::ZlibDecoder::new(input), limit, &mut out)
-        }
+        CompressionEncoding::Deflate => Some(read_limited(
+            flate2::read::ZlibDecoder::new(input),
+            limit,
+            out,
+        )),
         #[cfg(feature = "zstd")]
         CompressionEncoding::Zstd => {
-            zstd_decoder(input, limit).and_then(|decoder| read_limited(decoder, limit, &mut out))
+            Some(zstd_decoder(input, limit).and_then(|d| read_limited(d, limit, out)))
         }
         #[allow(unreachable_patterns)]
         _ => {
-            let _ = (input, &mut out);
-            return Err(Status::unimplemented(format!(
-                "message compressed with {enc}, which this build does not support"
-            )));
+            let _ = (input, limit, out);
+            None
         }
-    };
-    match result {
-        Ok(()) if out.len() > limit => Err(Status::resource_exhausted(format!(
-            "decompressed message larger than {limit} bytes"
-        ))),
-        Ok(()) => Ok(Bytes::from(out)),
-        Err(err) => Err(Status::internal(format!(
-            "could not decompress {enc} message: {err}"
-        ))),
     }
 }
 

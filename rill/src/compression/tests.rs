@@ -206,6 +206,9 @@ fn zstd_huge_window_is_rejected() {
     let frame = zstd_rle_bomb(15 << 3, 1);
     let err = decompress(CompressionEncoding::Zstd, &frame, 4 << 20).expect_err("window");
     assert_eq!(err.code(), Code::Internal);
+    // With a 64 MiB limit the cap is log 26, so the same frame is fine.
+    let ok = decompress(CompressionEncoding::Zstd, &frame, 64 << 20).expect("window allowed");
+    assert_eq!(ok.len(), 128 << 10);
 }
 
 #[test]
@@ -249,5 +252,14 @@ fn parse_accept_encoding_skips_unknown() {
     for (value, expected) in cases {
         let expected: Vec<_> = expected.into_iter().filter(|e| e.is_enabled()).collect();
         assert_eq!(parse_accept_encoding(value), expected, "{value:?}");
+    }
+}
+
+#[test]
+fn empty_input_is_internal() {
+    // A compressed message always has at least a header; zero bytes cannot be a valid stream.
+    for enc in enabled() {
+        let err = decompress(enc, b"", 100).expect_err("empty");
+        assert_eq!(err.code(), Code::Internal, "{enc}");
     }
 }

@@ -52,7 +52,7 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
 
     let config = &router.config;
     let path = head.uri.path();
-    let Some(handler) = router.lookup(path) else {
+    let Some((method, handler)) = router.lookup(path) else {
         let _ = responder.send_final(trailers_only(&router.unimplemented(path), config));
         return;
     };
@@ -81,6 +81,7 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
     let mut request = Request::new(());
     request.set_deadline(deadline);
     request.set_remote_addr(remote_addr);
+    request.extensions_mut().insert(method);
     *request.metadata_mut() = MetadataMap::from_headers(head.headers);
     if let Err(status) = check_binary_metadata(request.metadata()) {
         let _ = responder.send_final(trailers_only(&status, config));
@@ -115,7 +116,7 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
 
     // The handler runs until it answers, the deadline passes, or the client resets.
     let outcome = tokio::select! {
-        result = (handler)(call) => result,
+        result = (router.dispatch)(super::layer::request(call, handler)) => result,
         () = &mut deadline_sleep => Err(deadline_status()),
         _ = poll_fn(|cx| responder.poll_reset(cx)) => return,
     };
@@ -126,7 +127,7 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
             return;
         }
     };
-    let (metadata, body, trailers) = response.into_parts();
+    let (metadata, super::layer::ResponseBody(body), trailers) = response.into_parts();
     let mut head = grpc_response_head(config);
     if let Some(encoding) = response_encoding {
         head.headers_mut()

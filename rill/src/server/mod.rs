@@ -10,6 +10,7 @@
 //! ```
 
 mod call;
+mod layer;
 mod router;
 mod service;
 
@@ -25,6 +26,8 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use layer::{Body, ResponseBody, Routes};
+pub use router::GrpcMethod;
 pub use service::{Method, Service};
 
 pub(crate) use call::{is_grpc_content_type, GRPC_CONTENT_TYPE};
@@ -117,6 +120,32 @@ impl Server {
         F: Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync + 'static,
     {
         self.router.interceptors.push(Arc::new(f));
+        self
+    }
+
+    /// Wraps every call in a tower [`Layer`](tower_layer::Layer): timeouts, concurrency
+    /// limits, metrics, auth. Its service sees each call as a `Request<Body>` (head readable,
+    /// body opaque) and returns `Response<ResponseBody>` or an error; a `Status` error is sent
+    /// as is, any other error as UNKNOWN. A layer added later wraps the ones added before.
+    ///
+    /// ```
+    /// let server = rill::server::Server::builder()
+    ///     .layer(tower::limit::ConcurrencyLimitLayer::new(64));
+    /// # drop(server);
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<Routes>,
+        L::Service: tower_service::Service<Request<Body>, Response = crate::Response<ResponseBody>>
+            + Clone
+            + Send
+            + 'static,
+        <L::Service as tower_service::Service<Request<Body>>>::Error:
+            Into<Box<dyn std::error::Error + Send + Sync>>,
+        <L::Service as tower_service::Service<Request<Body>>>::Future: Send + 'static,
+    {
+        let inner = std::mem::replace(&mut self.router.dispatch, layer::direct());
+        self.router.dispatch = layer::wrap(inner, &layer);
         self
     }
 

@@ -1,17 +1,21 @@
 //! Routing by `:path` (`/package.Service/Method`) to method handlers.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
+use super::layer::Dispatch;
 use super::service::{RawHandler, Service};
 use super::{CallConfig, Interceptor};
 use crate::Status;
 
 /// The server's routing table plus what every call shares (limits, interceptors).
 pub(crate) struct Router {
-    methods: HashMap<String, RawHandler>,
+    methods: HashMap<String, (GrpcMethod, RawHandler)>,
     services: HashSet<&'static str>,
     pub(crate) interceptors: Vec<Interceptor>,
     pub(crate) config: CallConfig,
+    /// Every call goes through this: the handler, wrapped in the server's tower layers.
+    pub(crate) dispatch: Dispatch,
 }
 
 impl Router {
@@ -21,6 +25,7 @@ impl Router {
             services: HashSet::new(),
             interceptors: Vec::new(),
             config,
+            dispatch: super::layer::direct(),
         }
     }
 
@@ -29,12 +34,15 @@ impl Router {
         let name = service.name();
         self.services.insert(name);
         for method in service.methods() {
-            self.methods
-                .insert(format!("/{name}/{}", method.name), method.handler);
+            let path = format!("/{name}/{}", method.name);
+            let id = GrpcMethod {
+                path: Arc::from(path.as_str()),
+            };
+            self.methods.insert(path, (id, method.handler));
         }
     }
 
-    pub(crate) fn lookup(&self, path: &str) -> Option<RawHandler> {
+    pub(crate) fn lookup(&self, path: &str) -> Option<(GrpcMethod, RawHandler)> {
         self.methods.get(path).cloned()
     }
 
@@ -63,5 +71,43 @@ impl std::fmt::Debug for Router {
         f.debug_struct("Router")
             .field("services", &self.services)
             .finish_non_exhaustive()
+    }
+}
+
+/// The method a server call is for; every server request carries it in its extensions, so
+/// interceptors and layers can log or authorize by method.
+///
+/// ```
+/// # fn f(req: &rill::Request<()>) {
+/// if let Some(method) = req.extensions().get::<rill::server::GrpcMethod>() {
+///     println!("{} / {}", method.service(), method.method());
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcMethod {
+    path: Arc<str>,
+}
+
+impl GrpcMethod {
+    /// The full path, `/package.Service/Method`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The fully qualified service name, `package.Service`.
+    pub fn service(&self) -> &str {
+        self.split().0
+    }
+
+    /// The method name, `Method`.
+    pub fn method(&self) -> &str {
+        self.split().1
+    }
+
+    fn split(&self) -> (&str, &str) {
+        // Router paths are always "/{service}/{method}".
+        let trimmed = self.path.strip_prefix('/').unwrap_or(&self.path);
+        trimmed.rsplit_once('/').unwrap_or((trimmed, ""))
     }
 }

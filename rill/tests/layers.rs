@@ -1,0 +1,96 @@
+//! Tower layers on the server: they see every call's head and can answer for the handler.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use common::*;
+use rill::server::{Body, ResponseBody};
+use rill::{Code, Request, Response, Status};
+
+/// Counts calls by method path and rejects calls that carry `x-deny`.
+#[derive(Clone)]
+struct Gate<S> {
+    inner: S,
+    seen: Arc<AtomicUsize>,
+}
+
+impl<S> tower::Service<Request<Body>> for Gate<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<ResponseBody>, Error = Status>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<ResponseBody>;
+    type Error = Status;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Status>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        self.seen.fetch_add(1, Ordering::SeqCst);
+        let method = req.extensions().get::<rill::server::GrpcMethod>().unwrap();
+        assert_eq!((method.service(), method.method()), (SERVICE, "Unary"));
+        if req.metadata().contains_key("x-deny") {
+            return Box::pin(async { Err(Status::permission_denied("denied by layer")) });
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            resp.metadata_mut().insert("x-layer", "gate").unwrap();
+            Ok(resp)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_layer_sees_every_call_and_can_answer_for_the_handler() {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let gate = {
+        let seen = seen.clone();
+        tower::layer::layer_fn(move |inner| Gate {
+            inner,
+            seen: seen.clone(),
+        })
+    };
+    let client = duplex_pair(echo_server().0.layer(gate));
+    let resp = client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("a")))
+        .await
+        .unwrap();
+    assert_eq!(resp.metadata().get("x-layer"), Some("gate"));
+    let mut req = Request::new(Msg::text("b"));
+    req.metadata_mut().insert("x-deny", "1").unwrap();
+    let err = client.unary::<Msg, Msg>(UNARY, req).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn stock_tower_layers_work() {
+    let server = echo_server()
+        .0
+        .layer(tower::limit::ConcurrencyLimitLayer::new(2))
+        .layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(
+            100,
+        )));
+    let client = duplex_pair(server);
+    assert!(client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("fast")))
+        .await
+        .is_ok());
+    let slow = Msg {
+        sleep_ms: 2_000,
+        ..Msg::text("slow")
+    };
+    let err = client
+        .unary::<Msg, Msg>(UNARY, Request::new(slow))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unknown, "{err}");
+}
