@@ -93,8 +93,8 @@ impl MessageStream {
             Some(end) => take(&end.send_error).unwrap_or(status),
             None => status,
         };
-        if let Some(end) = &mut self.client {
-            end.sender.take().map(|t| t.abort());
+        if let Some(task) = self.client.as_mut().and_then(|end| end.sender.take()) {
+            task.abort();
         }
         Poll::Ready(Some(Err(status)))
     }

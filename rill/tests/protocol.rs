@@ -207,7 +207,13 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
         enc.write_all(&vec![0u8; 10 << 20]).unwrap();
         frame(1, &enc.finish().unwrap())
     };
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, Code)> = vec![
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        Vec<u8>,
+        Code,
+    );
+    let cases: Vec<Case> = vec![
         (
             "truncated frame",
             vec![GRPC, TE],
