@@ -103,6 +103,7 @@ pub use status::{Code, Status};
 pub mod client;
 mod error;
 mod extensions;
+mod middleware;
 mod request;
 mod response;
 pub mod server;

@@ -1,53 +1,14 @@
-//! The four call types on the client: build the request head, send messages, read the
-//! response head (or a Trailers-Only answer), messages and trailers, under the deadline.
-
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+//! The four call types on the client, typed: encode, run the exchange (through the layers, if
+//! any) under the deadline, decode.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, HeaderValue};
 
+use super::exchange::{exchange, until_deadline};
+use super::layer::{Body, Kind, RawResponse, RawStream, ResponseBody};
 use super::Client;
-use crate::codec::{encode_message, EncodeOptions, FrameDecoder};
-use crate::compression::CompressionEncoding;
-use crate::deadline::format_grpc_timeout;
-use crate::server::{is_grpc_content_type, GRPC_CONTENT_TYPE};
-use crate::streaming::{ClientEnd, MessageStream, Slot};
-use crate::transport::{RecvBody, SendBody};
-use crate::{BoxStream, MetadataMap, Request, RequestStream, Response, Status, Streaming};
-
-const USER_AGENT: &str = concat!("rill/", env!("CARGO_PKG_VERSION"));
-
-/// What the server answered before any message.
-enum Head {
-    Messages {
-        metadata: MetadataMap,
-        body: RecvBody,
-        encoding: Option<CompressionEncoding>,
-    },
-    /// A Trailers-Only response: no messages, just the status (and its metadata).
-    TrailersOnly(Status),
-}
-
-fn slot<T>() -> Slot<T> {
-    Arc::new(Mutex::new(None))
-}
-
-/// Runs `fut` until the deadline, then fails with DEADLINE_EXCEEDED (dropping `fut` resets the
-/// HTTP/2 stream with CANCEL, so the server stops too).
-async fn until_deadline<T>(
-    deadline: Option<Instant>,
-    fut: impl Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
-    match deadline {
-        None => fut.await,
-        Some(deadline) => tokio::time::timeout_at(deadline.into(), fut)
-            .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
-    }
-}
+use crate::codec::{decode_message, encode_message, EncodeOptions};
+use crate::{BoxStream, Request, RequestStream, Response, Status, Streaming};
 
 impl Client {
     /// Calls a unary method: one request message, one response message.
@@ -63,10 +24,8 @@ impl Client {
         let (head, message) = self.prepare(request)?;
         let frame = encode_message(&message, self.encode_options(&head))?;
         let deadline = head.deadline();
-        let response = until_deadline(deadline, self.unary_raw(path, head, frame)).await?;
-        let (metadata, bytes, trailers) = response.into_parts();
-        let message = crate::codec::decode_message(bytes)?;
-        Ok(Response::from_parts(metadata, message, trailers))
+        let call = self.call(path, head, Kind::Unary(frame));
+        single(until_deadline(deadline, call).await?)
     }
 
     /// Calls a server-streaming method: one request message, a stream of responses.
@@ -81,8 +40,7 @@ impl Client {
     {
         let (head, message) = self.prepare(request)?;
         let frame = encode_message(&message, self.encode_options(&head))?;
-        let frames = futures_util::stream::iter([Ok(frame)]);
-        self.streaming_raw(path, head, Box::pin(frames)).await
+        stream(self.call(path, head, Kind::ServerStreaming(frame)).await?)
     }
 
     /// Calls a client-streaming method: a stream of requests, one response message.
@@ -96,16 +54,10 @@ impl Client {
         Resp: prost::Message + Default + 'static,
     {
         let (head, messages) = self.prepare(request)?;
-        let deadline = head.deadline();
         let frames = self.encode_stream(&head, messages);
-        until_deadline(deadline, async move {
-            let response = self.streaming_raw::<Resp>(path, head, frames).await?;
-            let (metadata, mut messages, _) = response.into_parts();
-            let message = single_message(&mut messages).await?;
-            let trailers = messages.trailers().cloned().unwrap_or_default();
-            Ok(Response::from_parts(metadata, message, trailers))
-        })
-        .await
+        let deadline = head.deadline();
+        let call = self.call(path, head, Kind::ClientStreaming(frames));
+        single(until_deadline(deadline, call).await?)
     }
 
     /// Calls a bidirectional-streaming method: a stream of requests, a stream of responses.
@@ -120,7 +72,27 @@ impl Client {
     {
         let (head, messages) = self.prepare(request)?;
         let frames = self.encode_stream(&head, messages);
-        self.streaming_raw(path, head, frames).await
+        stream(self.call(path, head, Kind::Streaming(frames)).await?)
+    }
+
+    /// Runs the exchange, through the layers when there are any.
+    async fn call(
+        &self,
+        path: &'static str,
+        head: Request<()>,
+        kind: Kind,
+    ) -> Result<Response<ResponseBody>, Status> {
+        let body = Body {
+            path,
+            kind,
+            send_compression: head.compression().or(self.options.send_compression),
+            options: self.options.clone(),
+        };
+        let request = head.map(|()| body);
+        match &self.options.dispatch {
+            Some(dispatch) => dispatch(request).await,
+            None => exchange(&self.channel, request).await,
+        }
     }
 
     /// Applies the default timeout and the interceptors; splits off the message.
@@ -153,249 +125,42 @@ impl Client {
         let options = self.encode_options(head);
         Box::pin(messages.map(move |m| encode_message(&m, options)))
     }
-
-    fn http_head(&self, path: &str, head: &Request<()>) -> Result<http::Request<()>, Status> {
-        let uri = http::Uri::builder()
-            .scheme("http")
-            .authority(self.channel.authority())
-            .path_and_query(path)
-            .build()
-            .map_err(|e| Status::internal(format!("invalid method path {path:?}: {e}")))?;
-        let mut request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(uri)
-            .body(())
-            .map_err(|e| Status::internal(format!("invalid request: {e}")))?;
-        let headers = request.headers_mut();
-        // Custom metadata first, so it can never shadow the protocol headers below.
-        head.metadata().extend_headers(headers);
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(GRPC_CONTENT_TYPE),
-        );
-        headers.insert(header::TE, HeaderValue::from_static("trailers"));
-        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        if let Some(remaining) = head.remaining() {
-            if remaining.is_zero() {
-                return Err(Status::deadline_exceeded(
-                    "deadline exceeded before the call started",
-                ));
-            }
-            if let Ok(value) = HeaderValue::from_str(&format_grpc_timeout(remaining)) {
-                headers.insert("grpc-timeout", value);
-            }
-        }
-        if let Some(encoding) = self.encode_options(head).compression {
-            headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
-        }
-        if let Ok(value) = HeaderValue::from_str(&self.options.accept_encoding_header) {
-            headers.insert("grpc-accept-encoding", value);
-        }
-        Ok(request)
-    }
-
-    async fn start(
-        &self,
-        path: &str,
-        head: &Request<()>,
-    ) -> Result<(SendBody, crate::transport::client::PendingResponse), Status> {
-        let request = self.http_head(path, head)?;
-        let connection = self.channel.connection().await?;
-        connection.start_call(request).await
-    }
-
-    /// Reads the response head and classifies it (PROTOCOL-HTTP2 "Responses").
-    fn classify(&self, parts: http::response::Parts, body: RecvBody) -> Result<Head, Status> {
-        let grpc_status = Status::from_headers(&parts.headers);
-        if parts.status != http::StatusCode::OK {
-            return Err(match grpc_status {
-                Some(status) if status.code() != crate::Code::Ok => status,
-                _ => Status::from_http_status(parts.status.as_u16()),
-            });
-        }
-        let content_type = parts.headers.get(header::CONTENT_TYPE);
-        if !content_type.is_some_and(|v| is_grpc_content_type(v.as_bytes())) {
-            return match grpc_status {
-                Some(status) => Ok(Head::TrailersOnly(status)),
-                None => Err(Status::unknown(format!(
-                    "response content-type {content_type:?} is not application/grpc"
-                ))),
-            };
-        }
-        if let Some(status) = grpc_status {
-            return Ok(Head::TrailersOnly(status));
-        }
-        let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
-            None | Some(Ok("identity")) => None,
-            Some(Ok(name)) => match CompressionEncoding::from_name(name) {
-                Some(enc) if self.options.accept_encodings.contains(&enc) => Some(enc),
-                _ => {
-                    return Err(Status::internal(format!(
-                        "server used unsupported grpc-encoding {name:?}"
-                    )))
-                }
-            },
-            Some(Err(_)) => return Err(Status::internal("invalid grpc-encoding header")),
-        };
-        Ok(Head::Messages {
-            metadata: MetadataMap::from_headers(parts.headers),
-            body,
-            encoding,
-        })
-    }
-
-    fn decoder(&self, encoding: Option<CompressionEncoding>) -> FrameDecoder {
-        FrameDecoder::new(self.options.max_decoding_message_size, encoding)
-    }
-
-    /// A unary exchange on raw bytes; sends while watching for an early answer.
-    async fn unary_raw(
-        &self,
-        path: &str,
-        head: Request<()>,
-        frame: Bytes,
-    ) -> Result<Response<Bytes>, Status> {
-        let (mut send, pending) = self.start(path, &head).await?;
-        let mut sending = std::pin::pin!(send.send_data(frame, true));
-        let mut answer = std::pin::pin!(pending.head());
-        let mut sent = None;
-        let (parts, body) = loop {
-            tokio::select! {
-                answer = &mut answer => break answer?,
-                result = &mut sending, if sent.is_none() => sent = Some(result),
-            }
-        };
-        let (metadata, body, encoding) = match self.classify(parts, body)? {
-            Head::TrailersOnly(status) => return Err(no_message_status(status)),
-            Head::Messages {
-                metadata,
-                body,
-                encoding,
-            } => (metadata, body, encoding),
-        };
-        if sent.is_none() {
-            // The server answered early but may still read: finish sending. A failure here is
-            // reported by the response stream below, which knows the real status.
-            let _ = sending.await;
-        }
-        let trailers = slot();
-        let end = ClientEnd {
-            trailers: trailers.clone(),
-            send_error: slot(),
-            deadline: None,
-            sender: None,
-        };
-        let mut messages = MessageStream::client(body, self.decoder(encoding), end);
-        let message = single_raw(&mut messages).await?;
-        let trailers = trailers
-            .lock()
-            .ok()
-            .and_then(|mut t| t.take())
-            .unwrap_or_default();
-        Ok(Response::from_parts(metadata, message, trailers))
-    }
-
-    /// Starts a call whose request messages come from `frames`, sent by a background task.
-    async fn streaming_raw<Resp: Send + 'static>(
-        &self,
-        path: &str,
-        head: Request<()>,
-        frames: BoxStream<Bytes>,
-    ) -> Result<Response<Streaming<Resp>>, Status> {
-        let deadline = head.deadline();
-        let (send, pending) = self.start(path, &head).await?;
-        let send_error = slot();
-        let mut end = ClientEnd {
-            trailers: slot(),
-            send_error: send_error.clone(),
-            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
-            // Dropping `end` on any early return aborts the sender, which resets the stream.
-            sender: Some(tokio::spawn(send_all(send, frames, send_error))),
-        };
-        let head = until_deadline(deadline, pending.head()).await;
-        // A local send failure resets the stream; report the failure, not the reset.
-        let local_error = || end.send_error.lock().ok().and_then(|mut e| e.take());
-        let (parts, body) = head.map_err(|status| local_error().unwrap_or(status))?;
-        match self.classify(parts, body)? {
-            Head::TrailersOnly(status) if status.code() == crate::Code::Ok => {
-                let trailers = end.trailers.clone();
-                if let Ok(mut t) = trailers.lock() {
-                    *t = Some(status.metadata().clone());
-                }
-                end.sender.take();
-                let empty = Streaming::from_stream(futures_util::stream::empty());
-                Ok(Response::new(empty.with_trailers(trailers)))
-            }
-            Head::TrailersOnly(status) => Err(status),
-            Head::Messages {
-                metadata,
-                body,
-                encoding,
-            } => {
-                let trailers = end.trailers.clone();
-                let stream = MessageStream::client(body, self.decoder(encoding), end);
-                let messages = Streaming::from_wire(stream, Some(trailers));
-                Ok(Response::from_parts(metadata, messages, MetadataMap::new()))
-            }
-        }
-    }
 }
 
-/// A Trailers-Only answer to a call that needs a message: OK there is a protocol violation.
-fn no_message_status(status: Status) -> Status {
-    if status.code() == crate::Code::Ok {
-        Status::internal("server sent no response message")
-    } else {
-        status
-    }
-}
-
-/// Pumps request frames into the stream, then half-closes it.
-async fn send_all(mut send: SendBody, mut frames: BoxStream<Bytes>, error: Slot<Status>) {
-    while let Some(frame) = frames.next().await {
-        match frame {
-            Ok(frame) => {
-                if send.send_data(frame, false).await.is_err() {
-                    // The peer ended the call; the response side reports how.
-                    return;
-                }
-            }
-            Err(status) => {
-                if let Ok(mut slot) = error.lock() {
-                    *slot = Some(status);
-                }
-                send.cancel();
-                return;
-            }
-        }
-    }
-    let _ = send.finish();
-}
-
-/// Exactly one message, then a successful end (unary and client-streaming responses).
-async fn single_message<T: prost::Message + Default>(
-    messages: &mut Streaming<T>,
-) -> Result<T, Status> {
-    let Some(message) = messages.message().await? else {
-        return Err(Status::internal("server sent no response message"));
-    };
-    if messages.message().await?.is_some() {
+/// Decodes the single response message.
+fn single<Resp: prost::Message + Default>(
+    response: Response<ResponseBody>,
+) -> Result<Response<Resp>, Status> {
+    let (metadata, body, trailers) = response.into_parts();
+    let ResponseBody(RawResponse::Once(bytes)) = body else {
         return Err(Status::internal(
-            "server sent more than one response message for a unary response",
+            "a layer returned a stream for a single-response call",
         ));
-    }
-    Ok(message)
+    };
+    Ok(Response::from_parts(
+        metadata,
+        decode_message(bytes)?,
+        trailers,
+    ))
 }
 
-/// [`single_message`] on undecoded bytes.
-async fn single_raw(messages: &mut MessageStream) -> Result<Bytes, Status> {
-    let Some(message) = messages.next().await.transpose()? else {
-        return Err(Status::internal("server sent no response message"));
+/// Wraps the response message stream for typed decoding.
+fn stream<Resp: prost::Message + Default + 'static>(
+    response: Response<ResponseBody>,
+) -> Result<Response<Streaming<Resp>>, Status> {
+    let (metadata, body, trailers) = response.into_parts();
+    let messages = match body {
+        ResponseBody(RawResponse::Stream(RawStream::Wire(messages, slot))) => {
+            Streaming::from_wire(messages, Some(slot))
+        }
+        ResponseBody(RawResponse::Stream(RawStream::Empty(slot))) => {
+            Streaming::from_stream(futures_util::stream::empty()).with_trailers(slot)
+        }
+        ResponseBody(RawResponse::Once(_)) => {
+            return Err(Status::internal(
+                "a layer returned one message for a streaming call",
+            ))
+        }
     };
-    if messages.next().await.transpose()?.is_some() {
-        return Err(Status::internal(
-            "server sent more than one response message for a unary response",
-        ));
-    }
-    Ok(message)
+    Ok(Response::from_parts(metadata, messages, trailers))
 }

@@ -3,11 +3,14 @@
 
 mod call;
 mod channel;
+mod exchange;
+mod layer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use channel::Channel;
+pub use layer::{Body, ResponseBody, Transport};
 
 use crate::compression::{accept_encoding_value, CompressionEncoding};
 use crate::{Request, Status};
@@ -16,7 +19,7 @@ use crate::{Request, Status};
 pub(crate) type Interceptor = Arc<dyn Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync>;
 
 #[derive(Clone)]
-struct Options {
+pub(crate) struct Options {
     send_compression: Option<CompressionEncoding>,
     accept_encodings: Vec<CompressionEncoding>,
     accept_encoding_header: String,
@@ -24,6 +27,8 @@ struct Options {
     max_encoding_message_size: usize,
     timeout: Option<Duration>,
     interceptors: Vec<Interceptor>,
+    /// The exchange wrapped in the client's tower layers; `None` calls it directly.
+    dispatch: Option<layer::ClientDispatch>,
 }
 
 impl Default for Options {
@@ -37,6 +42,7 @@ impl Default for Options {
             max_encoding_message_size: usize::MAX,
             timeout: None,
             interceptors: Vec::new(),
+            dispatch: None,
         }
     }
 }
@@ -124,6 +130,35 @@ impl Client {
     /// Largest request message sent (default unlimited); larger → RESOURCE_EXHAUSTED.
     pub fn max_encoding_message_size(self, limit: usize) -> Self {
         self.with(|o| o.max_encoding_message_size = limit)
+    }
+
+    /// Wraps every call in a tower [`Layer`](tower_layer::Layer): its service sees each call
+    /// as a `Request<Body>` (head editable, body opaque) and returns `Response<ResponseBody>`;
+    /// a `Status` error reaches the caller as is, any other error as UNKNOWN. A layer added
+    /// later wraps the ones added before.
+    ///
+    /// ```
+    /// let client = rill::Client::new(rill::Channel::lazy("localhost:50051").unwrap())
+    ///     .layer(tower::limit::ConcurrencyLimitLayer::new(16));
+    /// # drop(client);
+    /// ```
+    pub fn layer<L>(self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<Transport>,
+        L::Service: tower_service::Service<Request<Body>, Response = crate::Response<ResponseBody>>
+            + Clone
+            + Send
+            + 'static,
+        <L::Service as tower_service::Service<Request<Body>>>::Error:
+            Into<Box<dyn std::error::Error + Send + Sync>>,
+        <L::Service as tower_service::Service<Request<Body>>>::Future: Send + 'static,
+    {
+        let channel = self.channel.clone();
+        self.with(|o| {
+            // Layers stack: the new one wraps whatever dispatch existed.
+            let transport = Transport::new(channel, o.dispatch.take());
+            o.dispatch = Some(crate::middleware::erase(layer.layer(transport)));
+        })
     }
 
     /// Adds an interceptor that runs, in the order added, on every call's head.

@@ -1,7 +1,6 @@
 //! Tower middleware around every call: `Server::layer` wraps the method dispatch in any
 //! `tower::Layer` (timeouts, concurrency limits, metrics, auth…).
 
-use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -37,8 +36,7 @@ impl std::fmt::Debug for ResponseBody {
 }
 
 /// A type-erased, layered dispatch: what each call goes through.
-pub(crate) type Dispatch =
-    Arc<dyn Fn(Request<Body>) -> BoxFuture<Result<Response<ResponseBody>, Status>> + Send + Sync>;
+pub(crate) type Dispatch = crate::middleware::Dispatch<Request<Body>, Response<ResponseBody>>;
 
 /// The innermost service: runs the method handler the router chose.
 ///
@@ -92,30 +90,7 @@ where
         Into<Box<dyn std::error::Error + Send + Sync>>,
     <L::Service as TowerService<Request<Body>>>::Future: Send + 'static,
 {
-    // A Mutex makes any Send service shareable; it is held only to clone the service.
-    let service = std::sync::Mutex::new(layer.layer(Routes { inner: dispatch }));
-    Arc::new(move |request| {
-        let mut service = match service.lock() {
-            Ok(service) => service.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        Box::pin(async move {
-            poll_fn(|cx| service.poll_ready(cx))
-                .await
-                .map_err(into_status)?;
-            service.call(request).await.map_err(into_status)
-        })
-    })
-}
-
-/// A middleware error as a status: a `Status` passes through, anything else is UNKNOWN with
-/// its message (a timeout layer's error, for example).
-fn into_status(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Status {
-    let err = err.into();
-    match err.downcast::<Status>() {
-        Ok(status) => *status,
-        Err(other) => Status::unknown(other.to_string()),
-    }
+    crate::middleware::erase(layer.layer(Routes { inner: dispatch }))
 }
 
 /// Bundles a call for the dispatch.

@@ -1,0 +1,339 @@
+//! One call on the wire: request head, messages out, response head (or Trailers-Only),
+//! messages in, trailers. Everything the client knows about PROTOCOL-HTTP2 lives here.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue};
+
+use super::layer::{Body, Kind, RawResponse, RawStream, ResponseBody};
+use super::{Channel, Options};
+use crate::codec::FrameDecoder;
+use crate::compression::CompressionEncoding;
+use crate::deadline::format_grpc_timeout;
+use crate::server::{is_grpc_content_type, GRPC_CONTENT_TYPE};
+use crate::streaming::{ClientEnd, MessageStream, Slot};
+use crate::transport::client::PendingResponse;
+use crate::transport::{RecvBody, SendBody};
+use crate::{BoxStream, MetadataMap, Request, Response, Status};
+
+const USER_AGENT: &str = concat!("rill/", env!("CARGO_PKG_VERSION"));
+
+/// What the server answered before any message.
+enum Head {
+    Messages {
+        metadata: MetadataMap,
+        body: RecvBody,
+        encoding: Option<CompressionEncoding>,
+    },
+    /// A Trailers-Only response: no messages, just the status (and its metadata).
+    TrailersOnly(Status),
+}
+
+fn slot<T>() -> Slot<T> {
+    Arc::new(Mutex::new(None))
+}
+
+/// Runs `fut` until the deadline, then fails with DEADLINE_EXCEEDED (dropping `fut` resets the
+/// HTTP/2 stream with CANCEL, so the server stops too).
+pub(crate) async fn until_deadline<T>(
+    deadline: Option<Instant>,
+    fut: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        None => fut.await,
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), fut)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    }
+}
+
+/// Runs one call over `channel`: the innermost step of every client call.
+pub(crate) async fn exchange(
+    channel: &Channel,
+    request: Request<Body>,
+) -> Result<Response<ResponseBody>, Status> {
+    let (head, body) = request.into_parts();
+    let wire = Wire {
+        channel,
+        options: &body.options,
+        send_compression: body.send_compression,
+    };
+    let path = body.path;
+    match body.kind {
+        Kind::Unary(frame) => {
+            let response = wire.unary(path, head, frame).await?;
+            Ok(response.map(|b| ResponseBody(RawResponse::Once(b))))
+        }
+        Kind::ServerStreaming(frame) => {
+            let frames = futures_util::stream::iter([Ok(frame)]);
+            let response = wire.streaming(path, head, Box::pin(frames)).await?;
+            Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))))
+        }
+        Kind::ClientStreaming(frames) => {
+            let response = wire.streaming(path, head, frames).await?;
+            let (metadata, stream, _) = response.into_parts();
+            let (message, trailers) = match stream {
+                RawStream::Wire(mut messages, trailers) => {
+                    (single_raw(&mut messages).await?, trailers)
+                }
+                RawStream::Empty(_) => {
+                    return Err(no_message_status(Status::new(crate::Code::Ok, "")))
+                }
+            };
+            let trailers = trailers
+                .lock()
+                .ok()
+                .and_then(|mut t| t.take())
+                .unwrap_or_default();
+            Ok(Response::from_parts(
+                metadata,
+                ResponseBody(RawResponse::Once(message)),
+                trailers,
+            ))
+        }
+        Kind::Streaming(frames) => {
+            let response = wire.streaming(path, head, frames).await?;
+            Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))))
+        }
+    }
+}
+
+struct Wire<'a> {
+    channel: &'a Channel,
+    options: &'a Options,
+    send_compression: Option<CompressionEncoding>,
+}
+
+impl Wire<'_> {
+    fn http_head(&self, path: &str, head: &Request<()>) -> Result<http::Request<()>, Status> {
+        let uri = http::Uri::builder()
+            .scheme("http")
+            .authority(self.channel.authority())
+            .path_and_query(path)
+            .build()
+            .map_err(|e| Status::internal(format!("invalid method path {path:?}: {e}")))?;
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(uri)
+            .body(())
+            .map_err(|e| Status::internal(format!("invalid request: {e}")))?;
+        let headers = request.headers_mut();
+        // Custom metadata first, so it can never shadow the protocol headers below.
+        head.metadata().extend_headers(headers);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(GRPC_CONTENT_TYPE),
+        );
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        if let Some(remaining) = head.remaining() {
+            if remaining.is_zero() {
+                return Err(Status::deadline_exceeded(
+                    "deadline exceeded before the call started",
+                ));
+            }
+            if let Ok(value) = HeaderValue::from_str(&format_grpc_timeout(remaining)) {
+                headers.insert("grpc-timeout", value);
+            }
+        }
+        if let Some(encoding) = self.send_compression {
+            headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
+        }
+        if let Ok(value) = HeaderValue::from_str(&self.options.accept_encoding_header) {
+            headers.insert("grpc-accept-encoding", value);
+        }
+        Ok(request)
+    }
+
+    async fn start(
+        &self,
+        path: &str,
+        head: &Request<()>,
+    ) -> Result<(SendBody, PendingResponse), Status> {
+        let request = self.http_head(path, head)?;
+        let connection = self.channel.connection().await?;
+        connection.start_call(request).await
+    }
+
+    /// Reads the response head and classifies it (PROTOCOL-HTTP2 "Responses").
+    fn classify(&self, parts: http::response::Parts, body: RecvBody) -> Result<Head, Status> {
+        let grpc_status = Status::from_headers(&parts.headers);
+        if parts.status != http::StatusCode::OK {
+            return Err(match grpc_status {
+                Some(status) if status.code() != crate::Code::Ok => status,
+                _ => Status::from_http_status(parts.status.as_u16()),
+            });
+        }
+        let content_type = parts.headers.get(header::CONTENT_TYPE);
+        if !content_type.is_some_and(|v| is_grpc_content_type(v.as_bytes())) {
+            return match grpc_status {
+                Some(status) => Ok(Head::TrailersOnly(status)),
+                None => Err(Status::unknown(format!(
+                    "response content-type {content_type:?} is not application/grpc"
+                ))),
+            };
+        }
+        if let Some(status) = grpc_status {
+            return Ok(Head::TrailersOnly(status));
+        }
+        let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
+            None | Some(Ok("identity")) => None,
+            Some(Ok(name)) => match CompressionEncoding::from_name(name) {
+                Some(enc) if self.options.accept_encodings.contains(&enc) => Some(enc),
+                _ => {
+                    return Err(Status::internal(format!(
+                        "server used unsupported grpc-encoding {name:?}"
+                    )))
+                }
+            },
+            Some(Err(_)) => return Err(Status::internal("invalid grpc-encoding header")),
+        };
+        Ok(Head::Messages {
+            metadata: MetadataMap::from_headers(parts.headers),
+            body,
+            encoding,
+        })
+    }
+
+    fn decoder(&self, encoding: Option<CompressionEncoding>) -> FrameDecoder {
+        FrameDecoder::new(self.options.max_decoding_message_size, encoding)
+    }
+
+    /// A unary exchange on raw bytes; sends while watching for an early answer.
+    async fn unary(
+        &self,
+        path: &str,
+        head: Request<()>,
+        frame: Bytes,
+    ) -> Result<Response<Bytes>, Status> {
+        let (mut send, pending) = self.start(path, &head).await?;
+        let mut sending = std::pin::pin!(send.send_data(frame, true));
+        let mut answer = std::pin::pin!(pending.head());
+        let mut sent = None;
+        let (parts, body) = loop {
+            tokio::select! {
+                answer = &mut answer => break answer?,
+                result = &mut sending, if sent.is_none() => sent = Some(result),
+            }
+        };
+        let (metadata, body, encoding) = match self.classify(parts, body)? {
+            Head::TrailersOnly(status) => return Err(no_message_status(status)),
+            Head::Messages {
+                metadata,
+                body,
+                encoding,
+            } => (metadata, body, encoding),
+        };
+        if sent.is_none() {
+            // The server answered early but may still read: finish sending. A failure here is
+            // reported by the response stream below, which knows the real status.
+            let _ = sending.await;
+        }
+        let trailers = slot();
+        let end = ClientEnd {
+            trailers: trailers.clone(),
+            send_error: slot(),
+            deadline: None,
+            sender: None,
+        };
+        let mut messages = MessageStream::client(body, self.decoder(encoding), end);
+        let message = single_raw(&mut messages).await?;
+        let trailers = trailers
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take())
+            .unwrap_or_default();
+        Ok(Response::from_parts(metadata, message, trailers))
+    }
+
+    /// Starts a call whose request messages come from `frames`, sent by a background task.
+    async fn streaming(
+        &self,
+        path: &str,
+        head: Request<()>,
+        frames: BoxStream<Bytes>,
+    ) -> Result<Response<RawStream>, Status> {
+        let deadline = head.deadline();
+        let (send, pending) = self.start(path, &head).await?;
+        let send_error = slot();
+        let end = ClientEnd {
+            trailers: slot(),
+            send_error: send_error.clone(),
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+            // Dropping `end` on any early return aborts the sender, which resets the stream.
+            sender: Some(tokio::spawn(send_all(send, frames, send_error))),
+        };
+        let head = until_deadline(deadline, pending.head()).await;
+        // A local send failure resets the stream; report the failure, not the reset.
+        let local_error = || end.send_error.lock().ok().and_then(|mut e| e.take());
+        let (parts, body) = head.map_err(|status| local_error().unwrap_or(status))?;
+        match self.classify(parts, body)? {
+            Head::TrailersOnly(status) if status.code() == crate::Code::Ok => {
+                let trailers = end.trailers.clone();
+                if let Ok(mut t) = trailers.lock() {
+                    *t = Some(status.metadata().clone());
+                }
+                Ok(Response::new(RawStream::Empty(trailers)))
+            }
+            Head::TrailersOnly(status) => Err(status),
+            Head::Messages {
+                metadata,
+                body,
+                encoding,
+            } => {
+                let trailers = end.trailers.clone();
+                let stream = MessageStream::client(body, self.decoder(encoding), end);
+                let messages = RawStream::Wire(stream, trailers);
+                Ok(Response::from_parts(metadata, messages, MetadataMap::new()))
+            }
+        }
+    }
+}
+
+/// A Trailers-Only answer to a call that needs a message: OK there is a protocol violation.
+fn no_message_status(status: Status) -> Status {
+    if status.code() == crate::Code::Ok {
+        Status::internal("server sent no response message")
+    } else {
+        status
+    }
+}
+
+/// Pumps request frames into the stream, then half-closes it.
+async fn send_all(mut send: SendBody, mut frames: BoxStream<Bytes>, error: Slot<Status>) {
+    while let Some(frame) = frames.next().await {
+        match frame {
+            Ok(frame) => {
+                if send.send_data(frame, false).await.is_err() {
+                    // The peer ended the call; the response side reports how.
+                    return;
+                }
+            }
+            Err(status) => {
+                if let Ok(mut slot) = error.lock() {
+                    *slot = Some(status);
+                }
+                send.cancel();
+                return;
+            }
+        }
+    }
+    let _ = send.finish();
+}
+
+/// Exactly one message, then a successful end (unary and client-streaming responses).
+async fn single_raw(messages: &mut MessageStream) -> Result<Bytes, Status> {
+    let Some(message) = messages.next().await.transpose()? else {
+        return Err(Status::internal("server sent no response message"));
+    };
+    if messages.next().await.transpose()?.is_some() {
+        return Err(Status::internal(
+            "server sent more than one response message for a unary response",
+        ));
+    }
+    Ok(message)
+}
