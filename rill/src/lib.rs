@@ -103,6 +103,9 @@ pub use status::{Code, Status};
 pub mod client;
 mod error;
 mod extensions;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod middleware;
 mod request;
 mod response;

@@ -569,3 +569,161 @@ async fn wait_for(mut cond: impl FnMut() -> bool) {
     }
     panic!("condition not reached in 2 s");
 }
+
+#[tokio::test]
+async fn slow_server_reader_makes_the_client_wait() {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    // A handler that reads one message and then stalls: the client's sender must stop at
+    // the flow-control window instead of queueing the whole stream in memory.
+    struct Stall;
+    impl rill::server::Service for Stall {
+        fn name(&self) -> &'static str {
+            "test.Stall"
+        }
+        fn methods(&self) -> Vec<rill::server::Method> {
+            vec![rill::server::Method::client_streaming(
+                "Take",
+                |req: Request<rill::Streaming<Msg>>| async move {
+                    let mut stream = req.into_inner();
+                    let _ = stream.message().await?;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Ok(rill::Response::new(Msg::default()))
+                },
+            )]
+        }
+    }
+    let client = duplex_pair(rill::server::Server::builder().add_service(Stall));
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = produced.clone();
+    let messages = futures_util::stream::iter(0..10_000).map(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Msg {
+            blob: vec![1; 16 * 1024],
+            ..Msg::default()
+        }
+    });
+    use futures_util::StreamExt;
+    use rill::IntoStreamingRequest;
+    let call = tokio::spawn(async move {
+        client
+            .client_streaming::<Msg, Msg>("/test.Stall/Take", messages.into_streaming_request())
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = produced.load(Ordering::SeqCst);
+    assert!(
+        n < 1_000,
+        "client produced {n} messages ahead of a stalled server"
+    );
+    call.abort();
+}
+
+#[tokio::test]
+async fn a_handler_propagates_its_deadline_downstream() {
+    // Front forwards to the Echo backend with `request.propagate(..)`.
+    let (backend, _) = echo_server();
+    let backend_client = duplex_pair(backend);
+    struct Front(rill::Client);
+    impl rill::server::Service for Front {
+        fn name(&self) -> &'static str {
+            "test.Front"
+        }
+        fn methods(&self) -> Vec<rill::server::Method> {
+            let client = self.0.clone();
+            vec![rill::server::Method::unary(
+                "Forward",
+                move |req: Request<Msg>| {
+                    let client = client.clone();
+                    async move {
+                        let downstream = req.propagate(req.get_ref().clone());
+                        client.unary::<Msg, Msg>(UNARY, downstream).await
+                    }
+                },
+            )]
+        }
+    }
+    let front = duplex_pair(rill::server::Server::builder().add_service(Front(backend_client)));
+    let mut req = Request::new(Msg::text("via front"));
+    req.set_timeout(Duration::from_secs(20));
+    let resp = front
+        .unary::<Msg, Msg>("/test.Front/Forward", req)
+        .await
+        .unwrap();
+    let ms: u64 = resp
+        .metadata()
+        .get("x-remaining-ms")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ms > 15_000 && ms <= 20_000, "backend saw {ms} ms left");
+    // And a short deadline expires downstream as DEADLINE_EXCEEDED.
+    let mut req = Request::new(Msg {
+        sleep_ms: 5_000,
+        ..Msg::text("slow")
+    });
+    req.set_timeout(Duration::from_millis(100));
+    let err = front
+        .unary::<Msg, Msg>("/test.Front/Forward", req)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+}
+
+#[tokio::test]
+async fn several_services_on_one_server() {
+    let server = echo_server().0.add_service(Detailed);
+    assert_eq!(server.service_names(), vec!["test.Detailed", "test.Echo"]);
+    let client = duplex_pair(server);
+    assert!(client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::default()))
+        .await
+        .is_ok());
+    let err = client
+        .unary::<Msg, Msg>("/test.Detailed/Check", Request::new(Msg::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn calls_in_flight_fail_unavailable_when_the_connection_drops() {
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    let serving = tokio::spawn(echo_server().0.serve_connection(server_io));
+    let client = rill::Client::new(rill::Channel::from_io(client_io));
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let req = Msg {
+                sleep_ms: 10_000,
+                ..Msg::default()
+            };
+            client.unary::<Msg, Msg>(UNARY, Request::new(req)).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    serving.abort(); // the server's end of the connection goes away
+    let err = call.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn max_concurrent_streams_queues_extra_calls() {
+    let (server, _) = echo_server();
+    let client = duplex_pair(server.max_concurrent_streams(2));
+    let started = std::time::Instant::now();
+    let calls = (0..6).map(|_| {
+        let client = client.clone();
+        async move {
+            let req = Msg {
+                sleep_ms: 100,
+                ..Msg::default()
+            };
+            client.unary::<Msg, Msg>(UNARY, Request::new(req)).await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    assert!(results.iter().all(Result::is_ok));
+    // Six 100 ms calls, two at a time: at least three rounds.
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}

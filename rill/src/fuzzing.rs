@@ -1,0 +1,167 @@
+//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): each feeds arbitrary
+//! bytes to one parser and checks it answers with a value or an error, never a panic or hang.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::codec::FrameDecoder;
+use crate::compression::CompressionEncoding;
+use crate::{MetadataMap, Status};
+
+/// The message deframer: the first byte picks the encoding and split points, the rest is the
+/// body, pushed in chunks of varying size.
+pub fn deframe(data: &[u8]) {
+    let Some((&control, body)) = data.split_first() else {
+        return;
+    };
+    let encoding = match control % 4 {
+        0 => None,
+        n => Some(CompressionEncoding::ALL[usize::from(n - 1)]),
+    };
+    let mut decoder = FrameDecoder::new(64 * 1024, encoding);
+    let step = usize::from(control / 4) + 1;
+    for chunk in body.chunks(step) {
+        decoder.push(Bytes::copy_from_slice(chunk));
+        loop {
+            match decoder.next_message() {
+                Ok(Some(message)) => assert!(message.len() <= 64 * 1024),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+    let _ = decoder.finish();
+}
+
+/// The `grpc-timeout` parser; a parsed value formats back to a header that parses again.
+pub fn grpc_timeout(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(timeout) = crate::deadline::parse_grpc_timeout(text) {
+        let formatted = crate::deadline::format_grpc_timeout(timeout);
+        let again = crate::deadline::parse_grpc_timeout(&formatted);
+        assert!(matches!(again, Ok(d) if d >= timeout || d >= Duration::from_secs(99_999_999)));
+    }
+}
+
+/// Splits `data` into header pairs at NUL bytes: name, value, name, value…
+fn headers(data: &[u8]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    let mut parts = data.split(|&b| b == 0);
+    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+/// Received metadata: filtering of reserved headers and `-bin` decoding.
+pub fn metadata(data: &[u8]) {
+    let map = MetadataMap::from_headers(headers(data));
+    for key in map.keys() {
+        let _ = map.get_all(key);
+        let _ = map.get_all_bin(key);
+    }
+    let mut out = HeaderMap::new();
+    map.extend_headers(&mut out);
+}
+
+/// Status from trailers: `grpc-status`, percent-decoding of `grpc-message`,
+/// `grpc-status-details-bin`; what is decoded encodes again.
+pub fn status_headers(data: &[u8]) {
+    let mut map = headers(data);
+    if let Some((status, rest)) = data.split_first() {
+        if let Ok(message) = HeaderValue::from_bytes(rest) {
+            map.insert("grpc-status", HeaderValue::from(u16::from(*status) % 20));
+            map.insert("grpc-message", message);
+        }
+    }
+    if let Some(status) = Status::from_headers(&map) {
+        let _ = status.error_details();
+        let mut out = HeaderMap::new();
+        status.add_to_headers(&mut out);
+        let back = Status::from_headers(&out).map(|s| s.message().to_string());
+        assert_eq!(back.as_deref(), Some(status.message()));
+    }
+}
+
+/// `google.rpc.Status` details decoding.
+pub fn status_details(data: &[u8]) {
+    if let Ok(details) = crate::status::details::ErrorDetails::decode(data) {
+        let _ = details.encode(crate::Code::Internal, "fuzz");
+    }
+}
+
+/// A whole server connection fed raw bytes (preface, frames, garbage): it must end, quickly.
+pub fn server_connection(data: &[u8]) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let input = data.to_vec();
+    runtime.block_on(async move {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, server_io) = tokio::io::duplex(1 << 16);
+        let server = crate::server::Server::builder()
+            .handshake_timeout(Duration::from_millis(100))
+            .serve_connection(server_io);
+        let serving = tokio::spawn(server);
+        let _ = client.write_all(&input).await;
+        drop(client);
+        let ended = tokio::time::timeout(Duration::from_secs(5), serving).await;
+        assert!(
+            ended.is_ok(),
+            "server connection did not end after the peer closed"
+        );
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator, so the entry points run on every `cargo test`.
+    fn inputs() -> impl Iterator<Item = Vec<u8>> {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        (0..300).map(move |i| {
+            let len = (i * 7) % 97;
+            (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn parsers_survive_arbitrary_input() {
+        let seeds: Vec<Vec<u8>> = vec![
+            vec![0, 0, 0, 0, 0, 0],
+            vec![4, 1, 0, 0, 0, 3, 1, 2, 3],
+            b"\x00grpc-status\x0099\x00x-bin\x00!!".to_vec(),
+            b"1H".to_vec(),
+            b"99999999n".to_vec(),
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
+        ];
+        for input in seeds.into_iter().chain(inputs()) {
+            deframe(&input);
+            grpc_timeout(&input);
+            metadata(&input);
+            status_headers(&input);
+            status_details(&input);
+        }
+        for input in inputs().take(20) {
+            server_connection(&input);
+        }
+    }
+}
