@@ -24,11 +24,8 @@ pub fn deframe(data: &[u8]) {
     let step = usize::from(control / 4) + 1;
     for chunk in body.chunks(step) {
         decoder.push(Bytes::copy_from_slice(chunk));
-        loop {
-            match decoder.next_message() {
-                Ok(Some(message)) => assert!(message.len() <= 64 * 1024),
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some(message)) = decoder.next_message() {
+            assert!(message.len() <= 64 * 1024);
         }
     }
     let _ = decoder.finish();
