@@ -43,11 +43,19 @@ pub(crate) async fn until_deadline<T>(
     deadline: Option<Instant>,
     fut: impl Future<Output = Result<T, Status>>,
 ) -> Result<T, Status> {
-    match deadline {
-        None => fut.await,
-        Some(deadline) => tokio::time::timeout_at(deadline.into(), fut)
-            .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    let Some(deadline) = deadline else {
+        return fut.await;
+    };
+    match tokio::time::timeout_at(deadline.into(), fut).await {
+        // A peer that gives up at the same deadline may answer CANCELLED first (tonic does):
+        // past our deadline, that is our deadline.
+        Ok(Err(status))
+            if status.code() == crate::Code::Cancelled && Instant::now() >= deadline =>
+        {
+            Err(Status::deadline_exceeded("deadline exceeded"))
+        }
+        Ok(result) => result,
+        Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
     }
 }
 

@@ -144,15 +144,14 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
     };
     let mut trailer_map = HeaderMap::new();
     match status {
-        Ok(()) => {
-            Status::new(crate::Code::Ok, "").add_to_headers(&mut trailer_map);
-            trailers.extend_headers(&mut trailer_map);
-        }
+        Ok(()) => Status::new(crate::Code::Ok, "").add_to_headers(&mut trailer_map),
         Err(status) if status.code() == crate::Code::Cancelled && send_was_reset(&mut send) => {
             return;
         }
         Err(status) => status.add_to_headers(&mut trailer_map),
     }
+    // The handler's trailers go with whatever status ends the call, as in every gRPC.
+    trailers.extend_headers(&mut trailer_map);
     let _ = send.send_trailers(trailer_map);
 }
 
