@@ -727,3 +727,36 @@ async fn max_concurrent_streams_queues_extra_calls() {
     // Six 100 ms calls, two at a time: at least three rounds.
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn shutdown_grace_period_cuts_off_long_streams() {
+    let (server, _) = echo_server();
+    let (addr, stop, handle) =
+        tcp_server(server.shutdown_grace_period(Duration::from_millis(200))).await;
+    let client = rill::Client::new(
+        rill::Channel::connect(&format!("http://{addr}"))
+            .await
+            .unwrap(),
+    );
+    // A bidi stream the client never closes.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(1);
+    let mut inbound = client
+        .streaming::<Msg, Msg>(BIDI, tokio_stream_from(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tx.send(Msg::text("hi")).await.unwrap();
+    assert!(inbound.message().await.unwrap().is_some());
+    let started = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), handle)
+        .await
+        .expect("server did not stop after its grace period")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(
+        inbound.message().await.is_err(),
+        "the cut-off stream ends with an error"
+    );
+}

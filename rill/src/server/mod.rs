@@ -71,6 +71,8 @@ impl Default for CallConfig {
 pub struct Server {
     router: Router,
     conn: ConnConfig,
+    /// How long a graceful shutdown waits for in-flight calls before closing connections.
+    shutdown_grace: Option<Duration>,
 }
 
 impl std::fmt::Debug for Server {
@@ -94,6 +96,7 @@ impl Server {
         Server {
             router: Router::new(CallConfig::default()),
             conn: ConnConfig::default(),
+            shutdown_grace: None,
         }
     }
 
@@ -187,6 +190,14 @@ impl Server {
         self
     }
 
+    /// Bounds graceful shutdown: calls still running `grace` after the shutdown signal (a
+    /// long-lived stream, say) are cut off with their connections. Default: wait for them all,
+    /// as grpc-go's `GracefulStop` does.
+    pub fn shutdown_grace_period(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = Some(grace);
+        self
+    }
+
     /// Initial HTTP/2 flow-control windows (per stream, per connection).
     pub fn initial_window_sizes(mut self, stream: u32, connection: u32) -> Self {
         self.conn.initial_stream_window = stream;
@@ -259,6 +270,7 @@ impl Server {
         S: Stream<Item = std::io::Result<(I, Option<SocketAddr>)>> + Send,
         I: Io,
     {
+        let grace = self.shutdown_grace;
         let (handler, conn) = self.into_handler();
         let conn = Arc::new(conn);
         let shutdown = CancellationToken::new();
@@ -286,7 +298,19 @@ impl Server {
             }
         }
         shutdown.cancel();
-        while connections.join_next().await.is_some() {}
+        let drain = async { while connections.join_next().await.is_some() {} };
+        match grace {
+            None => drain.await,
+            Some(grace) => {
+                if tokio::time::timeout(grace, drain).await.is_err() {
+                    tracing::info!(
+                        ?grace,
+                        "grace period over: closing connections with calls in flight"
+                    );
+                    connections.shutdown().await;
+                }
+            }
+        }
         Ok(())
     }
 

@@ -1,9 +1,11 @@
 //! `user-server`: serves UserService on SQLite.
 //!
 //! Usage: `user-server [--listen ADDR] [--db PATH]` (defaults `127.0.0.1:50051`, `users.db`;
-//! `--db :memory:` keeps nothing). Stops gracefully on Ctrl-C.
+//! `--db :memory:` keeps nothing). Stops gracefully on Ctrl-C (open calls get 5 s; a second
+//! Ctrl-C exits at once).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rill::server::Server;
 use user_service::pb::user_service_server::UserServiceServer;
@@ -70,9 +72,16 @@ async fn main() {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("user-server: shutting down");
+        // A second Ctrl-C does not wait for the grace period.
+        tokio::spawn(async {
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        });
     };
     let result = Server::builder()
         .add_service(UserServiceServer::new(Users::new(store)))
+        // Open chat streams never end on their own: give them a moment, then close.
+        .shutdown_grace_period(Duration::from_secs(5))
         .serve_with_listener(listener, shutdown)
         .await;
     if let Err(e) = result {

@@ -1,0 +1,188 @@
+//! The real `user-server` and `user-client` binaries: a full client run against a server
+//! process, graceful shutdown on Ctrl-C (SIGINT), and command-line errors.
+
+mod common;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{describe, run_client, run_server, ServerProcess};
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+/// Checks `ChatStream: [MILLIS] Ada: TEXT` with MILLIS in `window`.
+fn check_chat_line(line: &str, text: &str, window: std::ops::RangeInclusive<i64>) {
+    let rest = line
+        .strip_prefix("ChatStream: [")
+        .unwrap_or_else(|| panic!("not a chat line: {line:?}"));
+    let (millis, said) = rest
+        .split_once("] ")
+        .unwrap_or_else(|| panic!("not a chat line: {line:?}"));
+    let millis: i64 = millis
+        .parse()
+        .unwrap_or_else(|e| panic!("sent_at in {line:?}: {e}"));
+    assert!(
+        window.contains(&millis),
+        "sent_at of {line:?} not in {window:?}"
+    );
+    assert_eq!(said, format!("Ada: {text}"));
+}
+
+/// The lines of one `user-client` run, given the ids it creates and the users listed before.
+fn expected_lines(ids: [i32; 3], listed: &[(i32, &str)]) -> Vec<String> {
+    let [first, ..] = ids;
+    let mut lines = vec![
+        format!("CreateUsers: created 3 users, ids {ids:?}"),
+        format!("GetUser({first}): Ada <ada@example.com>"),
+        "GetUser(-1): NOT_FOUND: user -1 not found".to_string(),
+        "CreateUsers(bad): INVALID_ARGUMENT: email (\"not-an-email\" is not a valid email address)"
+            .to_string(),
+    ];
+    for (id, name) in listed {
+        let email = name.to_lowercase();
+        lines.push(format!("ListUsers: #{id} {name} <{email}@example.com>"));
+    }
+    lines
+}
+
+async fn run_client_and_check(url: &str, ids: [i32; 3], listed: &[(i32, &str)]) {
+    let before = unix_millis();
+    let output = run_client(&["--addr", url]).await;
+    let after = unix_millis();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout.clone()).expect("utf-8 stdout");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let expected = expected_lines(ids, listed);
+    let n = expected.len();
+    assert_eq!(lines.len(), n + 3, "{}", describe(&output));
+    assert_eq!(lines[..n], expected, "{}", describe(&output));
+    check_chat_line(lines[n], "hello", before..=after);
+    check_chat_line(lines[n + 1], "is anyone there?", before..=after);
+    assert_eq!(lines[n + 2], "done");
+}
+
+#[tokio::test]
+async fn user_client_runs_every_call_against_user_server() {
+    let server = ServerProcess::start(":memory:").await;
+    let url = server.url();
+
+    let first_run = [(1, "Ada"), (2, "Grace"), (3, "Linus")];
+    run_client_and_check(&url, [1, 2, 3], &first_run).await;
+
+    // The server keeps its users between client runs: the second run lists both runs' users.
+    let both_runs = [
+        (1, "Ada"),
+        (2, "Grace"),
+        (3, "Linus"),
+        (4, "Ada"),
+        (5, "Grace"),
+        (6, "Linus"),
+    ];
+    run_client_and_check(&url, [4, 5, 6], &both_runs).await;
+
+    // Ctrl-C: a graceful stop with exit code 0.
+    let ended = server.interrupt().await;
+    assert_eq!(ended.status.code(), Some(0), "{ended:?}");
+    assert_eq!(ended.stdout, ["user-server: shutting down"], "{ended:?}");
+}
+
+#[tokio::test]
+async fn bad_flags_exit_with_code_2_and_usage() {
+    const SERVER_USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH]";
+    const CLIENT_USAGE: &str = "usage: user-client [--addr URL]";
+    // (server?, args, what stderr must say first, whether the usage follows)
+    let cases: &[(bool, &[&str], &str, bool)] = &[
+        (true, &["--bogus"], "unknown argument \"--bogus\"", true),
+        (true, &["extra"], "unknown argument \"extra\"", true),
+        (true, &["--listen"], "--listen needs a value", true),
+        (true, &["--db"], "--db needs a value", true),
+        (
+            true,
+            &["--db", "x.db", "--listen"],
+            "--listen needs a value",
+            true,
+        ),
+        // A malformed address is reported, without the usage.
+        (true, &["--listen", "nope"], "bad --listen \"nope\"", false),
+        (false, &["--bogus"], "unknown argument \"--bogus\"", true),
+        (false, &["--addr"], "--addr needs a value", true),
+        (false, &["http://127.0.0.1:1"], "unknown argument", true),
+    ];
+    for &(server, args, message, usage) in cases {
+        let (output, usage_line) = if server {
+            (run_server(args).await, SERVER_USAGE)
+        } else {
+            (run_client(args).await, CLIENT_USAGE)
+        };
+        let what = format!(
+            "{} {args:?}: {}",
+            if server { "user-server" } else { "user-client" },
+            describe(&output)
+        );
+        assert_eq!(output.status.code(), Some(2), "{what}");
+        assert!(output.stdout.is_empty(), "{what}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with(message), "{what}");
+        assert_eq!(stderr.contains(usage_line), usage, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn runtime_failures_exit_with_code_1() {
+    // A port that stays taken for the whole test: ours.
+    let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let taken = taken.local_addr().expect("address").to_string();
+    let missing_dir = tempfile::tempdir().expect("temp dir");
+    let db_in_missing_dir = missing_dir.path().join("no-such-dir").join("users.db");
+    let db_in_missing_dir = db_in_missing_dir.to_str().expect("utf-8 path");
+
+    let server_cases: [(&[&str], &str); 2] = [
+        (
+            &["--db", ":memory:", "--listen", &taken],
+            "user-server: cannot listen on ",
+        ),
+        (
+            &["--db", db_in_missing_dir, "--listen", "127.0.0.1:0"],
+            "user-server: cannot open ",
+        ),
+    ];
+    for (args, message) in server_cases {
+        let output = run_server(args).await;
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            describe(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(message),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
+
+    // Connecting to port 0 is refused at once; an unknown scheme never gets that far.
+    for url in ["http://127.0.0.1:0", "ftp://127.0.0.1:1"] {
+        let output = run_client(&["--addr", url]).await;
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{url}: {}",
+            describe(&output)
+        );
+        assert!(output.stdout.is_empty(), "{url}: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("user-client: "),
+            "{url}: {}",
+            describe(&output)
+        );
+    }
+}
