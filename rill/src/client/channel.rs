@@ -53,6 +53,13 @@ fn parse_target(target: &str) -> Result<(Address, String), Error> {
             "TLS targets need a TLS channel (not available in this build)",
         ));
     }
+    if let Some((scheme, _)) = target.split_once("://") {
+        if !matches!(scheme, "http" | "dns") {
+            return Err(bad(&format!(
+                "unsupported scheme {scheme:?} (use http://, dns:, ipv4:, ipv6: or unix:)"
+            )));
+        }
+    }
     let hostport = if let Some(rest) = target.strip_prefix("http://") {
         rest.trim_end_matches('/')
     } else if let Some(rest) = target.strip_prefix("dns:") {
@@ -325,7 +332,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_targets() {
-        for target in ["", "unix:", "http://", "http://a/b/c", "https://x:1"] {
+        for target in [
+            "",
+            "unix:",
+            "http://",
+            "http://a/b/c",
+            "https://x:1",
+            "ftp://h:1",
+        ] {
             assert!(
                 parse_target(target).is_err(),
                 "{target:?} should be rejected"

@@ -35,7 +35,7 @@ pub(crate) fn status_from_h2(err: h2::Error) -> Status {
         };
         // A GOAWAY or a reset of the whole connection means the server went away: retryable.
         if err.is_go_away() && reason == h2::Reason::NO_ERROR {
-            return Status::unavailable(format!("connection closed by peer: {err}"));
+            return Status::unavailable("the server closed the connection (GOAWAY)");
         }
         return Status::new(code, format!("stream error: {err}"));
     }
