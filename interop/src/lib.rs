@@ -1,6 +1,10 @@
-//! rill's side of the gRPC interop tests: the official `grpc.testing` protos compiled with
-//! rill-build, and [`server::TestServiceImpl`], the interop `TestService` on rill.
+//! rill's side of the gRPC interop tests: the official `grpc.testing` protos (Debian's
+//! `grpc-proto` copies) compiled with rill-build, the interop `TestService` ([`server`]), the
+//! interop test client ([`client`]) and the command-line flags every implementation's runner
+//! uses ([`flags`]).
 //!
+//! The programs: `interop-server` and `interop-client` (binaries), and the tonic peers
+//! `tonic-interop-server` and `tonic-interop-client` (examples: tonic is a dev-dependency).
 //! `tests/tonic.rs` checks rill against tonic in both directions with these protos.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
@@ -13,4 +17,6 @@ pub mod grpc {
     }
 }
 
+pub mod client;
+pub mod flags;
 pub mod server;

@@ -21,6 +21,10 @@ pub enum Error {
         /// Why, as a gRPC status (UNAVAILABLE or DEADLINE_EXCEEDED).
         status: crate::Status,
     },
+    /// The TLS configuration is unusable (bad PEM, key, roots).
+    #[cfg(feature = "tls")]
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A socket operation (bind, accept) failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

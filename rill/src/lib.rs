@@ -106,16 +106,20 @@ mod extensions;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod message;
 mod middleware;
 mod request;
 mod response;
 pub mod server;
 mod streaming;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 
 pub use client::{Channel, Client};
 pub use error::Error;
 pub use extensions::Extensions;
+pub use message::{MessageInfo, SendMessage};
 pub use request::{IntoRequest, IntoStreamingRequest, Request, RequestStream};
 pub use response::Response;
 pub use streaming::{BoxStream, Streaming};

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 
 use crate::compression::CompressionEncoding;
-use crate::{Extensions, MetadataMap};
+use crate::message::{split_messages, CallCompression, CompressFlags};
+use crate::{Extensions, MetadataMap, SendMessage};
 
 /// A gRPC request: a message (or a message stream) with its custom metadata and deadline.
 ///
@@ -20,7 +21,9 @@ pub struct Request<T> {
     message: T,
     extensions: Extensions,
     deadline: Option<Instant>,
-    compression: Option<CompressionEncoding>,
+    compression: CallCompression,
+    /// Per-message compression choices of a stream built with `stream_with_options`.
+    send_flags: Option<CompressFlags>,
     remote_addr: Option<SocketAddr>,
 }
 
@@ -38,7 +41,8 @@ impl<T> Request<T> {
             message,
             extensions: Extensions::new(),
             deadline: None,
-            compression: None,
+            compression: CallCompression::Default,
+            send_flags: None,
             remote_addr: None,
         }
     }
@@ -126,12 +130,43 @@ impl<T> Request<T> {
 
     /// Compresses this call's request messages with `encoding` (overrides the client default).
     pub fn set_compression(&mut self, encoding: CompressionEncoding) {
-        self.compression = Some(encoding);
+        self.compression = CallCompression::Use(encoding);
     }
 
-    /// The per-call compression set with [`Request::set_compression`].
+    /// Sends this call's request messages uncompressed, even when the client compresses by
+    /// default (overrides it, like [`Request::set_compression`]).
+    ///
+    /// ```
+    /// use rill::compression::CompressionEncoding;
+    /// let mut req = rill::Request::new(());
+    /// req.set_compression(CompressionEncoding::Gzip);
+    /// req.disable_compression();
+    /// assert_eq!(req.compression(), None);
+    /// ```
+    pub fn disable_compression(&mut self) {
+        self.compression = CallCompression::Disabled;
+    }
+
+    /// The per-call compression set with [`Request::set_compression`] (`None` when unset or
+    /// disabled).
     pub fn compression(&self) -> Option<CompressionEncoding> {
-        self.compression
+        match self.compression {
+            CallCompression::Use(encoding) => Some(encoding),
+            CallCompression::Default | CallCompression::Disabled => None,
+        }
+    }
+
+    /// The encoding this call's messages are sent with, given the client's default.
+    pub(crate) fn send_compression(
+        &self,
+        default: Option<CompressionEncoding>,
+    ) -> Option<CompressionEncoding> {
+        self.compression.resolve(default)
+    }
+
+    /// The per-message compression choices, for a stream built with `stream_with_options`.
+    pub(crate) fn send_flags(&self) -> Option<&CompressFlags> {
+        self.send_flags.as_ref()
     }
 
     /// The peer's address, on the server when the connection is TCP.
@@ -151,6 +186,7 @@ impl<T> Request<T> {
             extensions: self.extensions,
             deadline: self.deadline,
             compression: self.compression,
+            send_flags: self.send_flags,
             remote_addr: self.remote_addr,
         }
     }
@@ -164,9 +200,34 @@ impl<T> Request<T> {
             extensions: self.extensions,
             deadline: self.deadline,
             compression: self.compression,
+            send_flags: self.send_flags,
             remote_addr: self.remote_addr,
         };
         (head, message)
+    }
+}
+
+impl<M: 'static> Request<RequestStream<M>> {
+    /// A streaming request from [`SendMessage`]s, each with its own compression choice: on a
+    /// compressing call (see [`Request::set_compression`]), messages marked
+    /// [`SendMessage::uncompressed`] are sent uncompressed.
+    ///
+    /// ```
+    /// use rill::compression::CompressionEncoding;
+    /// use rill::SendMessage;
+    /// let messages = [SendMessage::new(1u32), SendMessage::uncompressed(2)];
+    /// let mut request = rill::Request::stream_with_options(futures_util::stream::iter(messages));
+    /// request.set_compression(CompressionEncoding::Gzip);
+    /// # let _ = request;
+    /// ```
+    pub fn stream_with_options<S>(messages: S) -> Self
+    where
+        S: Stream<Item = SendMessage<M>> + Send + 'static,
+    {
+        let (messages, flags) = split_messages(messages);
+        let mut request = Request::new(Box::pin(messages) as RequestStream<M>);
+        request.send_flags = Some(flags);
+        request
     }
 }
 

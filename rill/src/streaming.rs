@@ -85,6 +85,11 @@ impl MessageStream {
         }
     }
 
+    /// Whether the message last returned arrived compressed.
+    pub(crate) fn last_compressed(&self) -> bool {
+        self.decoder.last_compressed()
+    }
+
     fn fail(&mut self, status: Status) -> Poll<Option<Result<Bytes, Status>>> {
         self.phase = Phase::Done;
         // A local error while sending (message too large, encode failure) explains the reset
@@ -220,6 +225,28 @@ impl<T> Streaming<T> {
     pub(crate) fn with_trailers(mut self, trailers: Slot<MetadataMap>) -> Self {
         self.trailers = Some(trailers);
         self
+    }
+
+    /// Whether the message last returned by the stream arrived compressed (its Compressed-Flag
+    /// was set): a server handler checks a client's request messages with it, a client the
+    /// server's responses. `false` before the first message and for
+    /// [`Streaming::from_stream`] streams.
+    ///
+    /// ```
+    /// # async fn handler(mut requests: rill::Streaming<u32>) -> Result<(), rill::Status> {
+    /// while let Some(request) = requests.message().await? {
+    ///     if !requests.last_message_compressed() {
+    ///         return Err(rill::Status::invalid_argument("expected a compressed message"));
+    ///     }
+    ///     # let _ = request;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn last_message_compressed(&self) -> bool {
+        match &self.source {
+            Source::Wire(stream) => stream.last_compressed(),
+            Source::Local(_) => false,
+        }
     }
 
     /// The trailing metadata, once the stream has ended successfully (client side).

@@ -186,3 +186,66 @@ async fn runtime_failures_exit_with_code_1() {
         );
     }
 }
+
+/// Writes a throwaway CA, server and client certificate (PEM) into `dir`.
+fn write_pki(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+    let leaf = |names: &[&str]| {
+        let params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &ca).expect("sign");
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) = leaf(&["localhost", "127.0.0.1"]);
+    let (client_cert, client_key) = leaf(&["admin.client.test"]);
+    for (name, pem) in [
+        ("ca.pem", ca.pem()),
+        ("server.pem", server_cert),
+        ("server.key", server_key),
+        ("client.pem", client_cert),
+        ("client.key", client_key),
+    ] {
+        std::fs::write(dir.join(name), pem).expect("write pem");
+    }
+}
+
+#[tokio::test]
+async fn user_client_and_server_over_mtls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_pki(dir.path());
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
+    let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+    let server = ServerProcess::start_with(
+        ":memory:",
+        &["--tls-cert", &cert, "--tls-key", &key, "--client-ca", &ca],
+    )
+    .await;
+    let url = format!("https://{}", server.addr);
+    let (client_cert, client_key) = (path("client.pem"), path("client.key"));
+    let ok = run_client(&[
+        "--addr",
+        &url,
+        "--ca",
+        &ca,
+        "--cert",
+        &client_cert,
+        "--key",
+        &client_key,
+    ])
+    .await;
+    assert_eq!(ok.status.code(), Some(0), "{}", describe(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("GetUser(1): Ada"));
+    // Without a client certificate the server refuses the connection.
+    let refused = run_client(&["--addr", &url, "--ca", &ca]).await;
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    // Plaintext against the TLS port fails too.
+    let plain = run_client(&["--addr", &format!("http://{}", server.addr)]).await;
+    assert_eq!(plain.status.code(), Some(1), "{}", describe(&plain));
+    server.kill().await;
+}

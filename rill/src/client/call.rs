@@ -85,7 +85,7 @@ impl Client {
         let body = Body {
             path,
             kind,
-            send_compression: head.compression().or(self.options.send_compression),
+            send_compression: head.send_compression(self.options.send_compression),
             options: self.options.clone(),
         };
         let request = head.map(|()| body);
@@ -111,7 +111,7 @@ impl Client {
 
     fn encode_options(&self, head: &Request<()>) -> EncodeOptions {
         EncodeOptions {
-            compression: head.compression().or(self.options.send_compression),
+            compression: head.send_compression(self.options.send_compression),
             max_message_size: self.options.max_encoding_message_size,
             ..EncodeOptions::default()
         }
@@ -123,25 +123,30 @@ impl Client {
         messages: RequestStream<Req>,
     ) -> BoxStream<Bytes> {
         let options = self.encode_options(head);
-        Box::pin(messages.map(move |m| encode_message(&m, options)))
+        // Streams built from SendMessages choose per message (Request::stream_with_options).
+        let flags = head.send_flags().cloned();
+        Box::pin(messages.map(move |message| {
+            let mut options = options;
+            if flags.as_ref().is_some_and(|flags| !flags.next_compress()) {
+                options.compression = None;
+            }
+            encode_message(&message, options)
+        }))
     }
 }
 
-/// Decodes the single response message.
+/// Decodes the single response message (keeping its extensions, such as [`MessageInfo`]).
+///
+/// [`MessageInfo`]: crate::MessageInfo
 fn single<Resp: prost::Message + Default>(
     response: Response<ResponseBody>,
 ) -> Result<Response<Resp>, Status> {
-    let (metadata, body, trailers) = response.into_parts();
-    let ResponseBody(RawResponse::Once(bytes)) = body else {
-        return Err(Status::internal(
+    response.try_map(|body| match body {
+        ResponseBody(RawResponse::Once(bytes)) => decode_message(bytes),
+        ResponseBody(RawResponse::Stream(_)) => Err(Status::internal(
             "a layer returned a stream for a single-response call",
-        ));
-    };
-    Ok(Response::from_parts(
-        metadata,
-        decode_message(bytes)?,
-        trailers,
-    ))
+        )),
+    })
 }
 
 /// Wraps the response message stream for typed decoding.

@@ -34,9 +34,19 @@ enum Address {
     Unix(String),
 }
 
-/// Parses gRPC naming targets: `host:port`, `http://host:port`, `dns:[//auth/]host:port`,
+/// A parsed target: where to connect, the `:authority`, and whether the scheme asks for TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Target {
+    address: Address,
+    authority: String,
+    /// The host part, for TLS server-name verification.
+    host: String,
+    tls: bool,
+}
+
+/// Parses gRPC naming targets: `host:port`, `http(s)://host:port`, `dns:[//auth/]host:port`,
 /// `ipv4:addr:port`, `ipv6:[addr]:port`, `unix:path`, `unix:///abs/path`.
-fn parse_target(target: &str) -> Result<(Address, String), Error> {
+fn parse_target(target: &str) -> Result<Target, Error> {
     let bad = |reason: &str| Error::InvalidTarget {
         target: target.to_string(),
         reason: reason.to_string(),
@@ -46,21 +56,25 @@ fn parse_target(target: &str) -> Result<(Address, String), Error> {
         if path.is_empty() {
             return Err(bad("empty unix socket path"));
         }
-        return Ok((Address::Unix(path.to_string()), "localhost".to_string()));
-    }
-    if target.starts_with("https://") {
-        return Err(bad(
-            "TLS targets need a TLS channel (not available in this build)",
-        ));
+        return Ok(Target {
+            address: Address::Unix(path.to_string()),
+            authority: "localhost".to_string(),
+            host: "localhost".to_string(),
+            tls: false,
+        });
     }
     if let Some((scheme, _)) = target.split_once("://") {
-        if !matches!(scheme, "http" | "dns") {
+        if !matches!(scheme, "http" | "https" | "dns") {
             return Err(bad(&format!(
-                "unsupported scheme {scheme:?} (use http://, dns:, ipv4:, ipv6: or unix:)"
+                "unsupported scheme {scheme:?} (use http://, https://, dns:, ipv4:, ipv6: or unix:)"
             )));
         }
     }
-    let hostport = if let Some(rest) = target.strip_prefix("http://") {
+    let tls = target.starts_with("https://");
+    let hostport = if let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
         rest.trim_end_matches('/')
     } else if let Some(rest) = target.strip_prefix("dns:") {
         // dns:[//authority/]host[:port]: the DNS server authority is ignored.
@@ -85,7 +99,16 @@ fn parse_target(target: &str) -> Result<(Address, String), Error> {
     } else {
         format!("{hostport}:443")
     };
-    Ok((Address::Tcp(with_port.clone()), with_port))
+    let host = with_port
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_string())
+        .unwrap_or_default();
+    Ok(Target {
+        address: Address::Tcp(with_port.clone()),
+        authority: with_port,
+        host,
+        tls,
+    })
 }
 
 fn has_port(hostport: &str) -> bool {
@@ -99,6 +122,7 @@ fn has_port(hostport: &str) -> bool {
 
 struct Inner {
     authority: String,
+    scheme: &'static str,
     connector: Box<dyn Connector>,
     config: ConnConfig,
     connect_timeout: Duration,
@@ -134,15 +158,7 @@ impl Channel {
     /// # drop(channel); Ok(()) }
     /// ```
     pub async fn connect(target: &str) -> Result<Channel, Error> {
-        let channel = Channel::lazy(target)?;
-        channel
-            .connection()
-            .await
-            .map_err(|status| Error::Connect {
-                target: target.to_string(),
-                status,
-            })?;
-        Ok(channel)
+        Endpoint::new(target).connect().await
     }
 
     /// A channel to `target` that connects on its first call.
@@ -152,21 +168,21 @@ impl Channel {
     /// # drop(channel);
     /// ```
     pub fn lazy(target: &str) -> Result<Channel, Error> {
-        let (address, authority) = parse_target(target)?;
-        let connector = move || -> ConnectFuture {
-            let address = address.clone();
-            Box::pin(async move {
-                Ok(match address {
-                    Address::Tcp(hostport) => {
-                        let stream = TcpStream::connect(hostport).await?;
-                        stream.set_nodelay(true)?;
-                        Box::new(stream) as BoxIo
-                    }
-                    Address::Unix(path) => Box::new(UnixStream::connect(path).await?) as BoxIo,
-                })
-            })
-        };
-        Ok(Channel::from_connector(authority, Box::new(connector)))
+        Endpoint::new(target).connect_lazy()
+    }
+
+    /// An [`Endpoint`] to configure (TLS, connect timeout) before connecting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let channel = rill::Channel::builder("http://127.0.0.1:50051")
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .connect_lazy()
+    ///     .unwrap();
+    /// # drop(channel);
+    /// ```
+    pub fn builder(target: &str) -> Endpoint {
+        Endpoint::new(target)
     }
 
     /// A channel over an already open byte stream (e.g. one end of `tokio::io::duplex`).
@@ -192,7 +208,7 @@ impl Channel {
                 })
             })
         };
-        Channel::from_connector("localhost".to_string(), Box::new(connector))
+        Channel::from_connector("localhost".to_string(), "http", Box::new(connector))
     }
 
     /// A channel whose connections come from `connect` (custom transports, test pipes).
@@ -213,16 +229,30 @@ impl Channel {
             let fut = connect();
             Box::pin(async move { fut.await.map(|io| Box::new(io) as BoxIo) })
         };
-        Channel::from_connector(authority.to_string(), Box::new(connector))
+        Channel::from_connector(authority.to_string(), "http", Box::new(connector))
     }
 
-    fn from_connector(authority: String, connector: Box<dyn Connector>) -> Channel {
+    fn from_connector(
+        authority: String,
+        scheme: &'static str,
+        connector: Box<dyn Connector>,
+    ) -> Channel {
+        Channel::with_settings(authority, scheme, connector, DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    fn with_settings(
+        authority: String,
+        scheme: &'static str,
+        connector: Box<dyn Connector>,
+        connect_timeout: Duration,
+    ) -> Channel {
         Channel {
             inner: Arc::new(Inner {
                 authority,
+                scheme,
                 connector,
                 config: ConnConfig::default(),
-                connect_timeout: Duration::from_secs(20),
+                connect_timeout,
                 current: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
             }),
@@ -232,6 +262,11 @@ impl Channel {
     /// The `:authority` calls on this channel carry.
     pub(crate) fn authority(&self) -> &str {
         &self.inner.authority
+    }
+
+    /// The `:scheme` calls on this channel carry: `https` over TLS, else `http`.
+    pub(crate) fn scheme(&self) -> &'static str {
+        self.inner.scheme
     }
 
     fn live_connection(&self) -> Option<Connection> {
@@ -257,6 +292,127 @@ impl Channel {
             *current = Some(conn.clone());
         }
         Ok(conn)
+    }
+}
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How to reach a server: the target plus connection settings; builds [`Channel`]s.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    target: String,
+    connect_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ClientTlsConfig>,
+}
+
+impl Endpoint {
+    /// An endpoint for `target` (see [`Channel::connect`] for the forms); nothing is checked
+    /// until a channel is built.
+    ///
+    /// ```
+    /// let endpoint = rill::client::Endpoint::new("http://127.0.0.1:50051");
+    /// # drop(endpoint);
+    /// ```
+    pub fn new(target: &str) -> Endpoint {
+        Endpoint {
+            target: target.to_string(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// How long connecting (TCP + TLS + HTTP/2 preface) may take; default 20 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Endpoint {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Speaks TLS with these settings (roots, expected server name, client identity);
+    /// `https://` targets use TLS with the system roots without this.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: crate::tls::ClientTlsConfig) -> Endpoint {
+        self.tls = Some(config);
+        self
+    }
+
+    /// A channel that connects on its first call.
+    pub fn connect_lazy(&self) -> Result<Channel, Error> {
+        let target = parse_target(&self.target)?;
+        let tls = self.tls_connector(&target)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let address = target.address.clone();
+        let connector = move || -> ConnectFuture {
+            let address = address.clone();
+            let tls = tls.clone();
+            Box::pin(async move {
+                let io: BoxIo = match address {
+                    Address::Tcp(hostport) => {
+                        let stream = TcpStream::connect(hostport).await?;
+                        stream.set_nodelay(true)?;
+                        Box::new(stream)
+                    }
+                    Address::Unix(path) => Box::new(UnixStream::connect(path).await?),
+                };
+                match tls {
+                    None => Ok(io),
+                    Some(tls) => tls.connect(io).await,
+                }
+            })
+        };
+        Ok(Channel::with_settings(
+            target.authority,
+            scheme,
+            Box::new(connector),
+            self.connect_timeout,
+        ))
+    }
+
+    /// A channel connected now; fails if the server cannot be reached.
+    pub async fn connect(&self) -> Result<Channel, Error> {
+        let channel = self.connect_lazy()?;
+        channel
+            .connection()
+            .await
+            .map_err(|status| Error::Connect {
+                target: self.target.clone(),
+                status,
+            })?;
+        Ok(channel)
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_connector(&self, target: &Target) -> Result<Option<crate::tls::Connector>, Error> {
+        let config = match (&self.tls, target.tls) {
+            (Some(config), _) => config.clone(),
+            (None, true) => crate::tls::ClientTlsConfig::new(),
+            (None, false) => return Ok(None),
+        };
+        Ok(Some(crate::tls::Connector::new(&config, &target.host)?))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls_connector(&self, target: &Target) -> Result<Option<NoTls>, Error> {
+        if target.tls {
+            return Err(Error::InvalidTarget {
+                target: self.target.clone(),
+                reason: "https:// needs rill's `tls` feature".to_string(),
+            });
+        }
+        Ok(None)
+    }
+}
+
+/// Stands in for the TLS connector when the `tls` feature is off.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+struct NoTls;
+
+#[cfg(not(feature = "tls"))]
+impl NoTls {
+    async fn connect(&self, io: BoxIo) -> std::io::Result<BoxIo> {
+        Ok(io)
     }
 }
 
@@ -324,10 +480,17 @@ mod tests {
             ),
         ];
         for (target, address, authority) in cases {
-            let (a, auth) = parse_target(target).unwrap();
-            assert_eq!(&a, address, "{target}");
-            assert_eq!(&auth, authority, "{target}");
+            let parsed = parse_target(target).unwrap();
+            assert_eq!(&parsed.address, address, "{target}");
+            assert_eq!(&parsed.authority, authority, "{target}");
+            assert!(!parsed.tls, "{target}");
         }
+        let tls = parse_target("https://example.com").unwrap();
+        assert!(tls.tls);
+        assert_eq!(
+            (tls.authority.as_str(), tls.host.as_str()),
+            ("example.com:443", "example.com")
+        );
     }
 
     #[test]
@@ -337,7 +500,7 @@ mod tests {
             "unix:",
             "http://",
             "http://a/b/c",
-            "https://x:1",
+            "https://",
             "ftp://h:1",
         ] {
             assert!(

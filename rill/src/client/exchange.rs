@@ -18,7 +18,7 @@ use crate::server::{is_grpc_content_type, GRPC_CONTENT_TYPE};
 use crate::streaming::{ClientEnd, MessageStream, Slot};
 use crate::transport::client::PendingResponse;
 use crate::transport::{RecvBody, SendBody};
-use crate::{BoxStream, MetadataMap, Request, Response, Status};
+use crate::{BoxStream, MessageInfo, MetadataMap, Request, Response, Status};
 
 const USER_AGENT: &str = concat!("rill/", env!("CARGO_PKG_VERSION"));
 
@@ -97,11 +97,11 @@ pub(crate) async fn exchange(
                 .ok()
                 .and_then(|mut t| t.take())
                 .unwrap_or_default();
-            Ok(Response::from_parts(
-                metadata,
-                ResponseBody(RawResponse::Once(message)),
-                trailers,
-            ))
+            let (message, info) = message;
+            let mut response =
+                Response::from_parts(metadata, ResponseBody(RawResponse::Once(message)), trailers);
+            response.extensions_mut().insert(info);
+            Ok(response)
         }
         Kind::Streaming(frames) => {
             let response = wire.streaming(path, head, frames).await?;
@@ -119,7 +119,7 @@ struct Wire<'a> {
 impl Wire<'_> {
     fn http_head(&self, path: &str, head: &Request<()>) -> Result<http::Request<()>, Status> {
         let uri = http::Uri::builder()
-            .scheme("http")
+            .scheme(self.channel.scheme())
             .authority(self.channel.authority())
             .path_and_query(path)
             .build()
@@ -249,13 +249,15 @@ impl Wire<'_> {
             sender: None,
         };
         let mut messages = MessageStream::client(body, self.decoder(encoding), end);
-        let message = single_raw(&mut messages).await?;
+        let (message, info) = single_raw(&mut messages).await?;
         let trailers = trailers
             .lock()
             .ok()
             .and_then(|mut t| t.take())
             .unwrap_or_default();
-        Ok(Response::from_parts(metadata, message, trailers))
+        let mut response = Response::from_parts(metadata, message, trailers);
+        response.extensions_mut().insert(info);
+        Ok(response)
     }
 
     /// Starts a call whose request messages come from `frames`, sent by a background task.
@@ -333,15 +335,17 @@ async fn send_all(mut send: SendBody, mut frames: BoxStream<Bytes>, error: Slot<
     let _ = send.finish();
 }
 
-/// Exactly one message, then a successful end (unary and client-streaming responses).
-async fn single_raw(messages: &mut MessageStream) -> Result<Bytes, Status> {
+/// Exactly one message, then a successful end (unary and client-streaming responses); with
+/// how the message travelled.
+async fn single_raw(messages: &mut MessageStream) -> Result<(Bytes, MessageInfo), Status> {
     let Some(message) = messages.next().await.transpose()? else {
         return Err(Status::internal("server sent no response message"));
     };
+    let info = MessageInfo::new(messages.last_compressed());
     if messages.next().await.transpose()?.is_some() {
         return Err(Status::internal(
             "server sent more than one response message for a unary response",
         ));
     }
-    Ok(message)
+    Ok((message, info))
 }

@@ -9,7 +9,7 @@ mod layer;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use channel::Channel;
+pub use channel::{Channel, Endpoint};
 pub use layer::{Body, ResponseBody, Transport};
 
 use crate::compression::{accept_encoding_value, CompressionEncoding};

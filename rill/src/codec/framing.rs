@@ -25,6 +25,8 @@ pub(crate) struct FrameDecoder {
     max_message_size: usize,
     encoding: Option<CompressionEncoding>,
     error: Option<Status>,
+    /// Whether the message last returned by `next_message` had its Compressed-Flag set.
+    last_compressed: bool,
 }
 
 impl FrameDecoder {
@@ -36,6 +38,7 @@ impl FrameDecoder {
             max_message_size,
             encoding,
             error: None,
+            last_compressed: false,
         }
     }
 
@@ -74,6 +77,12 @@ impl FrameDecoder {
         Ok(())
     }
 
+    /// Whether the message last returned by [`FrameDecoder::next_message`] arrived compressed
+    /// (its Compressed-Flag was set); `false` before the first message.
+    pub(crate) fn last_compressed(&self) -> bool {
+        self.last_compressed
+    }
+
     /// Bytes received but not yet returned as messages.
     #[allow(dead_code)] // contract API, not used by the transport yet
     pub(crate) fn buffered(&self) -> usize {
@@ -98,6 +107,7 @@ impl FrameDecoder {
         }
         let payload = self.buf.split_to(len).freeze();
         self.state = State::Header;
+        self.last_compressed = compressed;
         match (compressed, self.encoding) {
             (true, Some(enc)) => {
                 compression::decompress(enc, &payload, self.max_message_size).map(Some)

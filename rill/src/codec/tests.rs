@@ -285,6 +285,26 @@ fn decoder_decompresses() {
 }
 
 #[test]
+fn decoder_reports_the_compressed_flag_of_the_last_message() {
+    for enc in enabled() {
+        let mut compressed = BytesMut::new();
+        compression::compress(enc, b"squeezed", &mut compressed).expect("compress");
+        let mut d = FrameDecoder::new(1024, Some(enc));
+        assert!(!d.last_compressed(), "no message yet");
+        d.push(frame(1, &compressed));
+        d.push(frame(0, b"plain"));
+        assert!(next(&mut d).expect("valid").is_some());
+        assert!(d.last_compressed(), "{enc}");
+        assert!(next(&mut d).expect("valid").is_some());
+        assert!(!d.last_compressed(), "{enc}");
+        // Waiting for more data keeps the flag of the message last returned.
+        d.push(frame(1, &compressed).slice(..3));
+        assert_eq!(next(&mut d), Ok(None));
+        assert!(!d.last_compressed(), "{enc}");
+    }
+}
+
+#[test]
 fn decoder_limits_decompressed_size() {
     for enc in enabled() {
         let mut compressed = BytesMut::new();

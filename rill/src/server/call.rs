@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue, Method as HttpMethod, StatusCode};
 
 use super::router::Router;
-use super::service::{RawBody, ServerCall};
+use super::service::{RawBody, ResponseEncoder, ServerCall};
 use crate::codec::{EncodeOptions, FrameDecoder};
 use crate::compression::CompressionEncoding;
 use crate::deadline::parse_grpc_timeout;
@@ -34,7 +34,7 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
         head,
         body,
         mut responder,
-        remote_addr,
+        info,
     } = stream;
 
     if head.method != HttpMethod::POST {
@@ -76,11 +76,16 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
             }
         },
     };
-    let response_encoding = response_encoding(&head.headers, request_encoding, config);
+    let accepted = accepted_encodings(&head.headers);
+    let response_encoding = response_encoding(&accepted, request_encoding, config);
 
     let mut request = Request::new(());
     request.set_deadline(deadline);
-    request.set_remote_addr(remote_addr);
+    request.set_remote_addr(info.remote_addr);
+    #[cfg(feature = "tls")]
+    if let Some(peer) = info.peer_identity {
+        request.extensions_mut().insert(peer);
+    }
     request.extensions_mut().insert(method);
     *request.metadata_mut() = MetadataMap::from_headers(head.headers);
     if let Err(status) = check_binary_metadata(request.metadata()) {
@@ -100,10 +105,13 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
             body,
             FrameDecoder::new(config.max_decoding_message_size, request_encoding),
         ),
-        encode: EncodeOptions {
-            compression: response_encoding,
-            max_message_size: config.max_encoding_message_size,
-            ..EncodeOptions::default()
+        encode: ResponseEncoder {
+            options: EncodeOptions {
+                compression: response_encoding,
+                max_message_size: config.max_encoding_message_size,
+                ..EncodeOptions::default()
+            },
+            accepted,
         },
     };
     let deadline_sleep = async {
@@ -127,6 +135,8 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
             return;
         }
     };
+    // The method glue resolved the handler's compression choice (Response::set_compression).
+    let response_encoding = response.call_compression().resolve(response_encoding);
     let (metadata, super::layer::ResponseBody(body), trailers) = response.into_parts();
     let mut head = grpc_response_head(config);
     if let Some(encoding) = response_encoding {
@@ -217,24 +227,29 @@ fn request_encoding(
     }
 }
 
-/// Response compression: the server's configured choice if the client accepts it, else the
-/// request's own encoding (as grpc-go does), else none.
-fn response_encoding(
-    headers: &HeaderMap,
-    request_encoding: Option<CompressionEncoding>,
-    config: &super::CallConfig,
-) -> Option<CompressionEncoding> {
-    let accepted = headers
+/// The encodings the client accepts for responses (`grpc-accept-encoding`) that this build has.
+fn accepted_encodings(headers: &HeaderMap) -> Vec<CompressionEncoding> {
+    headers
         .get("grpc-accept-encoding")
         .and_then(|v| v.to_str().ok())
         .map(crate::compression::parse_accept_encoding)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Response compression: the server's configured choice if the client accepts it, else the
+/// request's own encoding (as grpc-go does) if the client accepts it, else none. A client that
+/// compresses its requests need not accept compressed responses (tonic's may not).
+fn response_encoding(
+    accepted: &[CompressionEncoding],
+    request_encoding: Option<CompressionEncoding>,
+    config: &super::CallConfig,
+) -> Option<CompressionEncoding> {
     config
         .send_encodings
         .iter()
         .copied()
+        .chain(request_encoding)
         .find(|enc| accepted.contains(enc))
-        .or(request_encoding)
 }
 
 fn grpc_response_head(config: &super::CallConfig) -> http::Response<()> {

@@ -7,8 +7,7 @@ use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service as TowerService;
 
-use super::service::{BoxFuture, RawBody, RawHandler, ServerCall};
-use crate::codec::EncodeOptions;
+use super::service::{BoxFuture, RawBody, RawHandler, ResponseEncoder, ServerCall};
 use crate::streaming::MessageStream;
 use crate::{Request, Response, Status};
 
@@ -16,7 +15,7 @@ use crate::{Request, Response, Status};
 /// middleware reads the head (metadata, deadline, extensions) and passes the body on.
 pub struct Body {
     messages: MessageStream,
-    encode: EncodeOptions,
+    encode: ResponseEncoder,
     handler: RawHandler,
 }
 

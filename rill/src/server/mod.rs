@@ -34,7 +34,9 @@ pub(crate) use call::{is_grpc_content_type, GRPC_CONTENT_TYPE};
 use router::Router;
 
 use crate::compression::{accept_encoding_value, CompressionEncoding};
-use crate::transport::server::{serve_connection, ConnConfig, IncomingStream, StreamHandler};
+use crate::transport::server::{
+    serve_connection, ConnConfig, ConnectionInfo, IncomingStream, StreamHandler,
+};
 use crate::transport::Io;
 use crate::{Error, Request, Status};
 
@@ -71,6 +73,8 @@ impl Default for CallConfig {
 pub struct Server {
     router: Router,
     conn: ConnConfig,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Acceptor>,
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     shutdown_grace: Option<Duration>,
 }
@@ -96,6 +100,8 @@ impl Server {
         Server {
             router: Router::new(CallConfig::default()),
             conn: ConnConfig::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
             shutdown_grace: None,
         }
     }
@@ -190,6 +196,18 @@ impl Server {
         self
     }
 
+    /// Serves TLS (and mTLS, if the config names a client CA) on every connection, with ALPN
+    /// `h2`. Handlers of mTLS calls find the client's
+    /// [`PeerIdentity`](crate::tls::PeerIdentity) (as `Arc<PeerIdentity>`) in the request
+    /// extensions.
+    ///
+    /// Errors if the certificate, key or CA set is unusable.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: crate::tls::ServerTlsConfig) -> Result<Self, Error> {
+        self.tls = Some(crate::tls::Acceptor::new(&config)?);
+        Ok(self)
+    }
+
     /// Bounds graceful shutdown: calls still running `grace` after the shutdown signal (a
     /// long-lived stream, say) are cut off with their connections. Default: wait for them all,
     /// as grpc-go's `GracefulStop` does.
@@ -271,6 +289,10 @@ impl Server {
         I: Io,
     {
         let grace = self.shutdown_grace;
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(not(feature = "tls"))]
+        let tls = None::<()>;
         let (handler, conn) = self.into_handler();
         let conn = Arc::new(conn);
         let shutdown = CancellationToken::new();
@@ -283,8 +305,12 @@ impl Server {
                 next = incoming.next() => match next {
                     Some(Ok((io, addr))) => {
                         let (handler, conn, shutdown) = (handler.clone(), conn.clone(), shutdown.clone());
+                        let tls = tls.clone();
                         connections.spawn(async move {
-                            serve_connection(Box::new(io), &conn, addr, handler, shutdown).await;
+                            let Some((io, info)) = secure(io, addr, tls, conn.handshake_timeout).await else {
+                                return;
+                            };
+                            serve_connection(io, &conn, info, handler, shutdown).await;
                         });
                     }
                     Some(Err(err)) => {
@@ -328,7 +354,8 @@ impl Server {
     pub fn serve_connection<I: Io>(self, io: I) -> impl Future<Output = ()> + Send {
         let (handler, conn) = self.into_handler();
         async move {
-            serve_connection(Box::new(io), &conn, None, handler, CancellationToken::new()).await;
+            let info = ConnectionInfo::default();
+            serve_connection(Box::new(io), &conn, info, handler, CancellationToken::new()).await;
         }
     }
 
@@ -338,4 +365,45 @@ impl Server {
             Arc::new(move |stream: IncomingStream| Box::pin(call::handle(stream, router.clone())));
         (handler, self.conn)
     }
+}
+
+/// Runs the TLS handshake when the server has TLS; returns the stream and what is known of
+/// the peer, or `None` (logged) when the handshake fails.
+#[cfg(feature = "tls")]
+async fn secure<I: Io>(
+    io: I,
+    remote_addr: Option<SocketAddr>,
+    tls: Option<crate::tls::Acceptor>,
+    timeout: Duration,
+) -> Option<(crate::transport::BoxIo, ConnectionInfo)> {
+    let Some(tls) = tls else {
+        let info = ConnectionInfo {
+            remote_addr,
+            peer_identity: None,
+        };
+        return Some((Box::new(io), info));
+    };
+    match tls.accept(io, timeout).await {
+        Ok((io, peer_identity)) => Some((
+            io,
+            ConnectionInfo {
+                remote_addr,
+                peer_identity,
+            },
+        )),
+        Err(err) => {
+            tracing::debug!(?remote_addr, error = %err, "tls handshake failed");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+async fn secure<I: Io>(
+    io: I,
+    remote_addr: Option<SocketAddr>,
+    _tls: Option<()>,
+    _timeout: Duration,
+) -> Option<(crate::transport::BoxIo, ConnectionInfo)> {
+    Some((Box::new(io), ConnectionInfo { remote_addr }))
 }

@@ -8,8 +8,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::codec::{decode_message, encode_message, EncodeOptions};
+use crate::compression::CompressionEncoding;
+use crate::message::CallCompression;
 use crate::streaming::MessageStream;
-use crate::{BoxStream, Request, Response, Status, Streaming};
+use crate::{BoxStream, MessageInfo, Request, Response, Status, Streaming};
 
 /// A gRPC service the server can host; generated `XxxServer` types implement it.
 ///
@@ -25,7 +27,37 @@ pub trait Service: Send + Sync + 'static {
 pub(crate) struct ServerCall {
     pub(crate) head: Request<()>,
     pub(crate) messages: MessageStream,
-    pub(crate) encode: EncodeOptions,
+    pub(crate) encode: ResponseEncoder,
+}
+
+/// How a call's response messages are encoded: the negotiated defaults, and the encodings the
+/// client accepts, for a handler that chooses its own (`Response::set_compression`).
+#[derive(Clone, Debug)]
+pub(crate) struct ResponseEncoder {
+    /// Limits, and the compression negotiated for the call.
+    pub(crate) options: EncodeOptions,
+    /// The client's `grpc-accept-encoding`, limited to the encodings this build has.
+    pub(crate) accepted: Vec<CompressionEncoding>,
+}
+
+impl ResponseEncoder {
+    /// The options for a response whose handler chose `choice`, and that choice resolved to
+    /// what is actually used (`Use` or `Disabled`).
+    pub(crate) fn resolve(&self, choice: CallCompression) -> (EncodeOptions, CallCompression) {
+        let compression = match choice {
+            CallCompression::Use(encoding) if self.accepted.contains(&encoding) => Some(encoding),
+            CallCompression::Use(_) | CallCompression::Default => self.options.compression,
+            CallCompression::Disabled => None,
+        };
+        let resolved = compression.map_or(CallCompression::Disabled, CallCompression::Use);
+        (
+            EncodeOptions {
+                compression,
+                ..self.options
+            },
+            resolved,
+        )
+    }
 }
 
 /// A response body of framed messages.
@@ -76,7 +108,7 @@ impl Method {
                 let encode = call.encode;
                 let request = read_single::<Req>(call.head, call.messages).await?;
                 let response = handler(request).await?;
-                encode_single(response, encode)
+                encode_single(response, &encode)
             })
         })
     }
@@ -96,7 +128,7 @@ impl Method {
                 let encode = call.encode;
                 let request = read_single::<Req>(call.head, call.messages).await?;
                 let response = handler(request).await?;
-                Ok(encode_stream(response, encode))
+                Ok(encode_stream(response, &encode))
             })
         })
     }
@@ -118,7 +150,7 @@ impl Method {
                     .head
                     .map(|()| Streaming::from_wire(call.messages, None));
                 let response = handler(request).await?;
-                encode_single(response, encode)
+                encode_single(response, &encode)
             })
         })
     }
@@ -140,7 +172,7 @@ impl Method {
                     .head
                     .map(|()| Streaming::from_wire(call.messages, None));
                 let response = handler(request).await?;
-                Ok(encode_stream(response, encode))
+                Ok(encode_stream(response, &encode))
             })
         })
     }
@@ -164,15 +196,18 @@ impl Method {
     }
 }
 
-/// Reads the one request message of a unary or server-streaming call.
+/// Reads the one request message of a unary or server-streaming call; its [`MessageInfo`]
+/// goes into the request's extensions.
 async fn read_single<Req: prost::Message + Default>(
-    head: Request<()>,
+    mut head: Request<()>,
     mut messages: MessageStream,
 ) -> Result<Request<Req>, Status> {
     let first = match messages.next().await {
         Some(first) => first?,
         None => return Err(Status::internal("missing request message")),
     };
+    head.extensions_mut()
+        .insert(MessageInfo::new(messages.last_compressed()));
     if let Some(extra) = messages.next().await {
         extra?;
         return Err(Status::internal(
@@ -183,25 +218,39 @@ async fn read_single<Req: prost::Message + Default>(
     Ok(head.map(|()| message))
 }
 
+/// Encodes the one response message with the compression the handler chose (if the client
+/// accepts it), recording the choice resolved for the `grpc-encoding` header.
 fn encode_single<Resp: prost::Message>(
     response: Response<Resp>,
-    encode: EncodeOptions,
+    encoder: &ResponseEncoder,
 ) -> Result<Response<RawBody>, Status> {
-    let (metadata, message, trailers) = response.into_parts();
-    let frame = encode_message(&message, encode)?;
-    Ok(Response::from_parts(
-        metadata,
-        RawBody::Once(frame),
-        trailers,
-    ))
+    let (options, resolved) = encoder.resolve(response.call_compression());
+    let mut response =
+        response.try_map(|message| encode_message(&message, options).map(RawBody::Once))?;
+    response.set_call_compression(resolved);
+    Ok(response)
 }
 
+/// Encodes response messages as they come, each with its own compression choice when the
+/// stream was built from `SendMessage`s.
 fn encode_stream<Resp: prost::Message + 'static>(
     response: Response<BoxStream<Resp>>,
-    encode: EncodeOptions,
+    encoder: &ResponseEncoder,
 ) -> Response<RawBody> {
-    response.map(|messages| {
-        let frames = messages.map(move |item| item.and_then(|m| encode_message(&m, encode)));
+    let (options, resolved) = encoder.resolve(response.call_compression());
+    let flags = response.send_flags().cloned();
+    let mut response = response.map(|messages| {
+        let frames = messages.map(move |item| {
+            item.and_then(|message| {
+                let mut options = options;
+                if flags.as_ref().is_some_and(|flags| !flags.next_compress()) {
+                    options.compression = None;
+                }
+                encode_message(&message, options)
+            })
+        });
         RawBody::Stream(Box::pin(frames))
-    })
+    });
+    response.set_call_compression(resolved);
+    response
 }

@@ -15,32 +15,24 @@ pub use io::Io;
 
 use crate::Status;
 
-/// Maps an h2 error to the gRPC status a call sees (PROTOCOL-HTTP2 "Errors" table).
+/// Maps an h2 error to the gRPC status a call sees: a stream reset per the PROTOCOL-HTTP2
+/// "Errors" table; anything that took the whole connection down (GOAWAY, a protocol error on
+/// the connection, I/O) is UNAVAILABLE, as in grpc-go, since a new connection may succeed.
 pub(crate) fn status_from_h2(err: h2::Error) -> Status {
-    if let Some(reason) = err.reason() {
-        let code = match reason {
-            h2::Reason::NO_ERROR
-            | h2::Reason::PROTOCOL_ERROR
-            | h2::Reason::INTERNAL_ERROR
-            | h2::Reason::FLOW_CONTROL_ERROR
-            | h2::Reason::SETTINGS_TIMEOUT
-            | h2::Reason::FRAME_SIZE_ERROR
-            | h2::Reason::COMPRESSION_ERROR
-            | h2::Reason::CONNECT_ERROR => crate::Code::Internal,
-            h2::Reason::REFUSED_STREAM => crate::Code::Unavailable,
-            h2::Reason::CANCEL => crate::Code::Cancelled,
-            h2::Reason::ENHANCE_YOUR_CALM => crate::Code::ResourceExhausted,
-            h2::Reason::INADEQUATE_SECURITY => crate::Code::PermissionDenied,
-            _ => crate::Code::Internal,
-        };
-        // A GOAWAY or a reset of the whole connection means the server went away: retryable.
-        if err.is_go_away() && reason == h2::Reason::NO_ERROR {
-            return Status::unavailable("the server closed the connection (GOAWAY)");
+    match err.reason() {
+        Some(reason) if err.is_reset() => {
+            let code = match reason {
+                h2::Reason::REFUSED_STREAM => crate::Code::Unavailable,
+                h2::Reason::CANCEL => crate::Code::Cancelled,
+                h2::Reason::ENHANCE_YOUR_CALM => crate::Code::ResourceExhausted,
+                h2::Reason::INADEQUATE_SECURITY => crate::Code::PermissionDenied,
+                _ => crate::Code::Internal,
+            };
+            Status::new(code, format!("stream reset: {err}"))
         }
-        return Status::new(code, format!("stream error: {err}"));
+        Some(h2::Reason::NO_ERROR) if err.is_go_away() => {
+            Status::unavailable("the server closed the connection (GOAWAY)")
+        }
+        _ => Status::unavailable(format!("connection error: {err}")),
     }
-    if err.is_io() {
-        return Status::unavailable(format!("connection error: {err}"));
-    }
-    Status::unavailable(format!("http/2 error: {err}"))
 }

@@ -38,12 +38,21 @@ impl Default for ConnConfig {
     }
 }
 
+/// What is known about a connection's peer, shared by all its streams.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnectionInfo {
+    pub(crate) remote_addr: Option<SocketAddr>,
+    /// The client's certificate chain and names, on an mTLS connection.
+    #[cfg(feature = "tls")]
+    pub(crate) peer_identity: Option<Arc<crate::tls::PeerIdentity>>,
+}
+
 /// What the transport hands the server for each new stream.
 pub(crate) struct IncomingStream {
     pub(crate) head: http::request::Parts,
     pub(crate) body: RecvBody,
     pub(crate) responder: Responder,
-    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) info: ConnectionInfo,
 }
 
 /// Called once per accepted stream; the returned future runs as its own task.
@@ -85,7 +94,7 @@ impl Responder {
 pub(crate) async fn serve_connection(
     io: BoxIo,
     config: &ConnConfig,
-    remote_addr: Option<SocketAddr>,
+    info: ConnectionInfo,
     handler: StreamHandler,
     shutdown: CancellationToken,
 ) {
@@ -102,11 +111,11 @@ pub(crate) async fn serve_connection(
     let mut conn = match handshake.await {
         Ok(Ok(conn)) => conn,
         Ok(Err(err)) => {
-            tracing::debug!(?remote_addr, error = %err, "http/2 handshake failed");
+            tracing::debug!(remote_addr = ?info.remote_addr, error = %err, "http/2 handshake failed");
             return;
         }
         Err(_) => {
-            tracing::debug!(?remote_addr, "http/2 handshake timed out");
+            tracing::debug!(remote_addr = ?info.remote_addr, "http/2 handshake timed out");
             return;
         }
     };
@@ -133,12 +142,12 @@ pub(crate) async fn serve_connection(
                     head,
                     body: RecvBody::new(body),
                     responder: Responder { inner: respond },
-                    remote_addr,
+                    info: info.clone(),
                 };
                 tokio::spawn(handler(stream));
             }
             Some(Some(Err(err))) => {
-                tracing::debug!(?remote_addr, error = %err, "http/2 connection error");
+                tracing::debug!(remote_addr = ?info.remote_addr, error = %err, "http/2 connection error");
                 break;
             }
             Some(None) => break,

@@ -4,45 +4,80 @@
 
 use std::time::Duration;
 
+use rill::tls::{Certificates, ClientTlsConfig, Identity};
 use rill::{Code, Request};
 use user_service::pb::user_service_client::UserServiceClient;
 use user_service::pb::{ChatMessage, CreateUserRequest, GetUserRequest, ListUsersRequest};
 use user_service::service::NEXT_PAGE_TOKEN;
 
-const USAGE: &str = "usage: user-client [--addr URL]   (default http://127.0.0.1:50051)";
+const USAGE: &str = "usage: user-client [--addr URL] [--ca PEM [--cert PEM --key PEM]]
+  --addr URL   server address (default http://127.0.0.1:50051)
+  --ca PEM     speak TLS, trusting this CA (https:// addresses use the system roots)
+  --cert PEM   client certificate for mTLS (needs --key)
+  --key PEM    the client certificate's private key";
 
-fn parse_addr() -> Result<String, String> {
-    let mut addr = "http://127.0.0.1:50051".to_string();
+struct Args {
+    addr: String,
+    ca: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        addr: "http://127.0.0.1:50051".to_string(),
+        ca: None,
+        cert: None,
+        key: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
-            "--addr" => addr = it.next().ok_or(format!("--addr needs a value\n{USAGE}"))?,
+            "--addr" => args.addr = value()?,
+            "--ca" => args.ca = Some(value()?),
+            "--cert" => args.cert = Some(value()?),
+            "--key" => args.key = Some(value()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    Ok(addr)
+    if args.cert.is_some() != args.key.is_some() {
+        return Err(format!("--cert and --key go together\n{USAGE}"));
+    }
+    Ok(args)
+}
+
+/// The channel the flags describe: plaintext, TLS with a given CA, or mTLS.
+async fn channel(args: &Args) -> Result<rill::Channel, Box<dyn std::error::Error>> {
+    let mut endpoint = rill::Channel::builder(&args.addr);
+    if let Some(ca) = &args.ca {
+        let mut tls = ClientTlsConfig::new().ca_certificates(Certificates::from_pem_file(ca)?);
+        if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+            tls = tls.identity(Identity::from_pem_files(cert, key)?);
+        }
+        endpoint = endpoint.tls_config(tls);
+    }
+    Ok(endpoint.connect().await?)
 }
 
 #[tokio::main]
 async fn main() {
-    let addr = match parse_addr() {
+    let args = match parse_args() {
         Ok(a) => a,
         Err(m) => {
             eprintln!("{m}");
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(&addr).await {
+    if let Err(e) = run(&args).await {
         eprintln!("user-client: {e}");
         std::process::exit(1);
     }
 }
 
-async fn run(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let client = UserServiceClient::connect(addr)
-        .await?
-        .timeout(Duration::from_secs(10));
+async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let client = UserServiceClient::new(channel(args).await?).timeout(Duration::from_secs(10));
 
     // Client streaming: create three users in one call.
     let people = [

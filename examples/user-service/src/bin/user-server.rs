@@ -8,22 +8,32 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rill::server::Server;
+use rill::tls::{Certificates, Identity, ServerTlsConfig};
 use user_service::pb::user_service_server::UserServiceServer;
 use user_service::{Store, Users};
 
-const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH]
-  --listen ADDR  address to serve on (default 127.0.0.1:50051)
-  --db PATH      SQLite database file (default users.db; :memory: for none)";
+const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
+  --listen ADDR     address to serve on (default 127.0.0.1:50051)
+  --db PATH         SQLite database file (default users.db; :memory: for none)
+  --tls-cert PEM    serve TLS with this certificate chain (needs --tls-key)
+  --tls-key PEM     the certificate's private key
+  --client-ca PEM   require client certificates signed by this CA (mTLS)";
 
 struct Args {
     listen: SocketAddr,
     db: String,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    client_ca: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         listen: "127.0.0.1:50051".parse().map_err(|e| format!("{e}"))?,
         db: "users.db".to_string(),
+        tls_cert: None,
+        tls_key: None,
+        client_ca: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -34,41 +44,75 @@ fn parse_args() -> Result<Args, String> {
                 args.listen = v.parse().map_err(|e| format!("bad --listen {v:?}: {e}"))?;
             }
             "--db" => args.db = value()?,
+            "--tls-cert" => args.tls_cert = Some(value()?),
+            "--tls-key" => args.tls_key = Some(value()?),
+            "--client-ca" => args.client_ca = Some(value()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        return Err(format!("--tls-cert and --tls-key go together\n{USAGE}"));
+    }
+    if args.client_ca.is_some() && args.tls_cert.is_none() {
+        return Err(format!(
+            "--client-ca needs --tls-cert and --tls-key\n{USAGE}"
+        ));
+    }
     Ok(args)
+}
+
+/// The TLS settings the flags ask for, if any.
+fn tls_config(args: &Args) -> Result<Option<ServerTlsConfig>, rill::tls::TlsError> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let mut config = ServerTlsConfig::new(Identity::from_pem_files(cert, key)?);
+    if let Some(ca) = &args.client_ca {
+        config = config.client_ca(Certificates::from_pem_file(ca)?);
+    }
+    Ok(Some(config))
+}
+
+/// Prints `message` and exits with `code`.
+fn exit(code: i32, message: impl std::fmt::Display) -> ! {
+    eprintln!("{message}");
+    std::process::exit(code)
 }
 
 #[tokio::main]
 async fn main() {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let store = match Store::open(&args.db) {
-        Ok(store) => store,
-        Err(e) => {
-            eprintln!("user-server: cannot open {}: {e}", args.db);
-            std::process::exit(1);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(args.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("user-server: cannot listen on {}: {e}", args.listen);
-            std::process::exit(1);
-        }
-    };
+    let args = parse_args().unwrap_or_else(|message| exit(2, message));
+    let store = Store::open(&args.db)
+        .unwrap_or_else(|e| exit(1, format!("user-server: cannot open {}: {e}", args.db)));
+    let mut server = Server::builder()
+        .add_service(UserServiceServer::new(Users::new(store)))
+        // Open chat streams never end on their own: give them a moment, then close.
+        .shutdown_grace_period(Duration::from_secs(5));
+    let tls = tls_config(&args).unwrap_or_else(|e| exit(1, format!("user-server: {e}")));
+    let secure = tls.is_some();
+    if let Some(tls) = tls {
+        server = server
+            .tls_config(tls)
+            .unwrap_or_else(|e| exit(1, format!("user-server: {e}")));
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .unwrap_or_else(|e| {
+            exit(
+                1,
+                format!("user-server: cannot listen on {}: {e}", args.listen),
+            )
+        });
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    println!("user-server listening on {addr} (db: {})", args.db);
+    let tls_note = if secure { ", tls" } else { "" };
+    println!(
+        "user-server listening on {addr} (db: {}{tls_note})",
+        args.db
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("user-server: shutting down");
@@ -78,14 +122,7 @@ async fn main() {
             std::process::exit(130);
         });
     };
-    let result = Server::builder()
-        .add_service(UserServiceServer::new(Users::new(store)))
-        // Open chat streams never end on their own: give them a moment, then close.
-        .shutdown_grace_period(Duration::from_secs(5))
-        .serve_with_listener(listener, shutdown)
-        .await;
-    if let Err(e) = result {
-        eprintln!("user-server: {e}");
-        std::process::exit(1);
+    if let Err(e) = server.serve_with_listener(listener, shutdown).await {
+        exit(1, format!("user-server: {e}"));
     }
 }

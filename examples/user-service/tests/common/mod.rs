@@ -89,9 +89,14 @@ impl ServerProcess {
     /// Starts `user-server --db DB --listen 127.0.0.1:PORT` on a free port and waits for its
     /// "listening" line; on a port collision tries another port.
     pub(crate) async fn start(db: &str) -> ServerProcess {
+        ServerProcess::start_with(db, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more flags (e.g. TLS).
+    pub(crate) async fn start_with(db: &str, extra: &[&str]) -> ServerProcess {
         for _ in 0..PORT_ATTEMPTS {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-            match ServerProcess::try_start(db, addr).await {
+            match ServerProcess::try_start(db, addr, extra).await {
                 Ok(server) => return server,
                 Err(ended) if ended.stderr.contains("Address already in use") => continue,
                 Err(ended) => panic!("user-server did not start: {ended:?}"),
@@ -100,9 +105,10 @@ impl ServerProcess {
         panic!("user-server: no free port after {PORT_ATTEMPTS} attempts");
     }
 
-    async fn try_start(db: &str, addr: SocketAddr) -> Result<ServerProcess, Ended> {
+    async fn try_start(db: &str, addr: SocketAddr, extra: &[&str]) -> Result<ServerProcess, Ended> {
         let mut child = Command::new(SERVER_BIN)
             .args(["--db", db, "--listen", &addr.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -126,7 +132,12 @@ impl ServerProcess {
         let first = within("user-server's first line", server.stdout.next_line()).await;
         match first {
             Ok(Some(line)) if line.starts_with("user-server listening on ") => {
-                let expected = format!("user-server listening on {addr} (db: {db})");
+                let tls = if extra.contains(&"--tls-cert") {
+                    ", tls"
+                } else {
+                    ""
+                };
+                let expected = format!("user-server listening on {addr} (db: {db}{tls})");
                 assert_eq!(line, expected);
                 Ok(server)
             }

@@ -1,0 +1,170 @@
+//! rill's interop test client: every test case of grpc/grpc's
+//! `doc/interop-test-descriptions.md` that needs no cloud credential, plus grpc-java's and
+//! gRPC C++'s extra non-cloud cases, each a small function in `cases/`.
+//!
+//! ```no_run
+//! # async fn run() {
+//! let mut warnings = Vec::new();
+//! let args = ["--server_port=10000", "--test_case=all"].map(String::from);
+//! let flags = interop::flags::ClientFlags::parse(args, &mut warnings).expect("valid flags");
+//! let exit_code = interop::client::run(flags).await;
+//! # let _ = exit_code; }
+//! ```
+
+use std::time::Duration;
+
+use rill::{Channel, Client};
+
+use crate::flags::ClientFlags;
+use crate::grpc::testing::test_service_client::TestServiceClient;
+use crate::grpc::testing::unimplemented_service_client::UnimplementedServiceClient;
+
+/// Fails the case with a formatted reason unless `cond` holds.
+macro_rules! ensure {
+    ($cond:expr, $($reason:tt)+) => {
+        if !$cond {
+            return Err(format!($($reason)+));
+        }
+    };
+}
+
+mod cases;
+mod soak;
+mod support;
+
+pub use cases::{find, Case, CaseFn, CASES};
+
+/// A case's outcome: `Err` says why it failed.
+pub type CaseResult = Result<(), String>;
+
+/// Exit code when every case passed.
+pub const EXIT_PASSED: i32 = 0;
+/// Exit code when a case failed.
+pub const EXIT_FAILED: i32 = 1;
+
+/// What the cases share: the flags and a client on one channel.
+#[derive(Debug)]
+pub struct Ctx {
+    flags: ClientFlags,
+    client: Client,
+}
+
+impl Ctx {
+    /// A context whose client connects lazily to the flags' server.
+    pub fn new(flags: ClientFlags) -> Ctx {
+        let client = new_client(&flags);
+        Ctx { flags, client }
+    }
+
+    /// The flags the client was started with.
+    pub fn flags(&self) -> &ClientFlags {
+        &self.flags
+    }
+
+    /// A `TestService` client on the shared channel.
+    pub fn test_service(&self) -> TestServiceClient {
+        TestServiceClient::new(self.client.clone())
+    }
+
+    /// An `UnimplementedService` client on the shared channel.
+    pub fn unimplemented_service(&self) -> UnimplementedServiceClient {
+        UnimplementedServiceClient::new(self.client.clone())
+    }
+
+    /// A `TestService` client on a channel of its own (a new connection).
+    pub fn fresh_test_service(&self) -> TestServiceClient {
+        TestServiceClient::new(new_client(&self.flags))
+    }
+}
+
+/// A client on a new channel to the server: TCP to `server_host:server_port`, claiming
+/// `server_host_override` as `:authority` when given, adding `--additional_metadata`.
+fn new_client(flags: &ClientFlags) -> Client {
+    let address = flags.server_address();
+    let channel = Channel::with_connector(&flags.authority(), move || {
+        let address = address.clone();
+        async move {
+            let stream = tokio::net::TcpStream::connect(address).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
+    });
+    let metadata = flags.additional_metadata.clone();
+    Client::new(channel).interceptor(move |request| {
+        for (key, value) in &metadata {
+            // As in grpc-go, a -bin key's value is the raw bytes (sent base64-encoded).
+            if key.ends_with("-bin") {
+                request.metadata_mut().append_bin(key, value.as_bytes())?;
+            } else {
+                request.metadata_mut().append(key, value)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The longest a case may run before it counts as hung.
+fn case_time_limit(case: &Case, flags: &ClientFlags) -> Duration {
+    let base = Duration::from_secs(60);
+    if case.name.ends_with("_soak") {
+        base + Duration::from_secs(flags.soak_overall_timeout_seconds)
+    } else {
+        base
+    }
+}
+
+/// Runs one case under its time limit.
+pub async fn run_case(ctx: &Ctx, case: &Case) -> CaseResult {
+    let limit = case_time_limit(case, &ctx.flags);
+    match tokio::time::timeout(limit, (case.run)(ctx)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
+    }
+}
+
+/// Runs the flags' test case (`all`: every case in turn), printing one line per case: success
+/// on stdout, failure with its reason on stderr. Returns the process exit code:
+/// [`EXIT_PASSED`], [`EXIT_FAILED`], or [`EXIT_USAGE`](crate::flags::EXIT_USAGE) for an
+/// unknown case or TLS.
+pub async fn run(flags: ClientFlags) -> i32 {
+    if flags.use_tls {
+        eprintln!("{}", crate::flags::TLS_UNSUPPORTED);
+        return crate::flags::EXIT_USAGE;
+    }
+    let selected: Vec<&Case> = if flags.test_case == "all" {
+        CASES.iter().collect()
+    } else {
+        match find(&flags.test_case) {
+            Some(case) => vec![case],
+            None => {
+                let names: Vec<_> = CASES.iter().map(|c| c.name).collect();
+                eprintln!(
+                    "unknown test case {:?}; known: all, {}",
+                    flags.test_case,
+                    names.join(", ")
+                );
+                return crate::flags::EXIT_USAGE;
+            }
+        }
+    };
+    let ctx = Ctx::new(flags);
+    let mut failed = 0;
+    for case in &selected {
+        match run_case(&ctx, case).await {
+            Ok(()) => println!("{}: passed", case.name),
+            Err(reason) => {
+                failed += 1;
+                eprintln!("{}: FAILED: {reason}", case.name);
+            }
+        }
+    }
+    if selected.len() > 1 {
+        let passed = selected.len() - failed;
+        println!("{passed} of {} cases passed", selected.len());
+    }
+    if failed == 0 {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    }
+}
