@@ -216,6 +216,13 @@ impl Server {
         self
     }
 
+    /// Closes connections (with GOAWAY) that have had no open call for `timeout`, like
+    /// grpc-go's `MaxConnectionIdle`; default: never.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.conn.idle_timeout = Some(timeout);
+        self
+    }
+
     /// Initial HTTP/2 flow-control windows (per stream, per connection).
     pub fn initial_window_sizes(mut self, stream: u32, connection: u32) -> Self {
         self.conn.initial_stream_window = stream;

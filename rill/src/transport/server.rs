@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::time::Sleep;
 
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,8 @@ pub(crate) struct ConnConfig {
     pub(crate) initial_connection_window: u32,
     pub(crate) max_frame_size: u32,
     pub(crate) handshake_timeout: Duration,
+    /// Close (GOAWAY) a connection that has had no open stream for this long.
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 impl Default for ConnConfig {
@@ -34,6 +38,7 @@ impl Default for ConnConfig {
             initial_connection_window: 2 * 1024 * 1024,
             max_frame_size: 16 * 1024,
             handshake_timeout: Duration::from_secs(20),
+            idle_timeout: None,
         }
     }
 }
@@ -122,21 +127,38 @@ pub(crate) async fn serve_connection(
 
     let mut draining = false;
     let mut shutdown_signal = std::pin::pin!(shutdown.cancelled_owned());
+    let activity = Activity::default();
+    let mut idle = config
+        .idle_timeout
+        .map(|d| (d, Box::pin(tokio::time::sleep(d))));
     loop {
         let next = poll_fn(|cx| {
             if !draining && shutdown_signal.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(None);
+                return Poll::Ready(Some(Event::Shutdown));
             }
-            conn.poll_accept(cx).map(Some)
+            if !draining {
+                if let Some((limit, sleep)) = idle.as_mut() {
+                    if activity.idle_for(*limit, sleep, cx) {
+                        tracing::debug!(remote_addr = ?info.remote_addr, "closing idle connection");
+                        return Poll::Ready(Some(Event::Idle));
+                    }
+                }
+            }
+            conn.poll_accept(cx).map(|next| next.map(Event::Stream))
         })
         .await;
         match next {
-            // Shutdown: GOAWAY now, keep driving the connection until in-flight streams end.
-            None => {
+            // Shutdown: GOAWAY now, keep driving the connection until streams end.
+            Some(Event::Shutdown) => {
                 draining = true;
                 conn.graceful_shutdown();
             }
-            Some(Some(Ok((request, respond)))) => {
+            // Idle: no stream to wait for, and the peer need not cooperate (ack our PING).
+            Some(Event::Idle) => {
+                draining = true;
+                conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+            }
+            Some(Event::Stream(Ok((request, respond)))) => {
                 let (head, body) = request.into_parts();
                 let stream = IncomingStream {
                     head,
@@ -144,13 +166,76 @@ pub(crate) async fn serve_connection(
                     responder: Responder { inner: respond },
                     info: info.clone(),
                 };
-                tokio::spawn(handler(stream));
+                let guard = activity.start();
+                let call = handler(stream);
+                tokio::spawn(async move {
+                    call.await;
+                    drop(guard);
+                });
             }
-            Some(Some(Err(err))) => {
+            Some(Event::Stream(Err(err))) => {
                 tracing::debug!(remote_addr = ?info.remote_addr, error = %err, "http/2 connection error");
                 break;
             }
-            Some(None) => break,
+            None => break,
+        }
+    }
+}
+
+/// What woke the connection loop.
+enum Event<T> {
+    Stream(T),
+    Shutdown,
+    Idle,
+}
+
+/// Open streams of a connection and when the last one ended, for the idle timeout.
+#[derive(Clone, Default)]
+struct Activity {
+    inner: Arc<std::sync::Mutex<(usize, Option<Instant>)>>,
+}
+
+/// Marks one stream open until dropped.
+struct StreamGuard(Activity);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.inner.lock() {
+            state.0 = state.0.saturating_sub(1);
+            if state.0 == 0 {
+                state.1 = Some(Instant::now());
+            }
+        }
+    }
+}
+
+impl Activity {
+    fn start(&self) -> StreamGuard {
+        if let Ok(mut state) = self.inner.lock() {
+            state.0 += 1;
+        }
+        StreamGuard(self.clone())
+    }
+
+    /// Whether the connection has had no stream for `limit`; otherwise re-arms `sleep` for
+    /// the earliest moment it could be.
+    fn idle_for(&self, limit: Duration, sleep: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> bool {
+        loop {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let (open, last_end) = self.inner.lock().map(|s| *s).unwrap_or((1, None));
+            let now = Instant::now();
+            let idle_since = match (open, last_end) {
+                (0, Some(t)) => t,
+                // Never had a stream: idle since the sleep was first armed.
+                (0, None) => return true,
+                _ => now,
+            };
+            if now.duration_since(idle_since) >= limit {
+                return true;
+            }
+            sleep.as_mut().reset((idle_since + limit).into());
         }
     }
 }
