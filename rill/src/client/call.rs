@@ -61,6 +61,11 @@ impl Client {
     }
 
     /// Calls a bidirectional-streaming method: a stream of requests, a stream of responses.
+    ///
+    /// The request stream is sent by a background task from the start, while this future
+    /// waits for the response headers. A server may hold its headers until it sends a first
+    /// response (grpc-go does), so a request stream that is fed only after this future
+    /// completes can deadlock: queue the first request before awaiting the call.
     pub async fn streaming<Req, Resp>(
         &self,
         path: &'static str,

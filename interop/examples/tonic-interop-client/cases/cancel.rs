@@ -26,15 +26,13 @@ pub(super) async fn cancel_after_begin(ctx: &Ctx) -> CaseResult {
 
 pub(super) async fn cancel_after_first_response(ctx: &Ctx) -> CaseResult {
     let (requests, stream) = request_channel();
-    let mut responses = ok(
-        "FullDuplexCall",
-        ctx.client().full_duplex_call(stream).await,
-    )?
-    .into_inner();
+    // Queued before the call: a server may hold its headers until its first response.
     ensure!(
         requests.send(output_request(&[31_415], 27_182)).is_ok(),
-        "the call ended before the request was sent"
+        "could not queue the request"
     );
+    let call = ctx.client().full_duplex_call(stream).await;
+    let mut responses = ok("FullDuplexCall", call)?.into_inner();
     let Some(first) = ok("first response", responses.message().await)? else {
         return Err("the stream ended without a response".into());
     };

@@ -20,9 +20,14 @@ pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     let call = client.streaming_input_call(stream);
     // Dropping the call when the timer fires is the cancellation.
     if let Ok(result) = tokio::time::timeout(STARTED, call).await {
-        return Err(format!("the call ended before it was cancelled: {result:?}"));
+        return Err(format!(
+            "the call ended before it was cancelled: {result:?}"
+        ));
     }
     drop(requests);
-    ok("EmptyCall after the cancellation", client.empty_call(Empty {}).await)?;
+    ok(
+        "EmptyCall after the cancellation",
+        client.empty_call(Empty {}).await,
+    )?;
     Ok(())
 }

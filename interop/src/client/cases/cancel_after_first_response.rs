@@ -10,12 +10,13 @@ use crate::grpc::testing::Empty;
 pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     let client = ctx.test_service();
     let (requests, stream) = request_channel();
-    let call = client.full_duplex_call(stream).await;
-    let mut responses = ok("FullDuplexCall", call)?.into_inner();
+    // Queued before the call: a server may hold its headers until its first response.
     ensure!(
         requests.send(output_request(&[31_415], 27_182)).is_ok(),
-        "the call ended before the request was sent"
+        "could not queue the request"
     );
+    let call = client.full_duplex_call(stream).await;
+    let mut responses = ok("FullDuplexCall", call)?.into_inner();
     let Some(first) = ok("first response", responses.message().await)? else {
         return Err("the stream ended without a response".into());
     };
@@ -23,6 +24,9 @@ pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     // The cancellation: the stream is reset while the request side is still open.
     drop(responses);
     drop(requests);
-    ok("EmptyCall after the cancellation", client.empty_call(Empty {}).await)?;
+    ok(
+        "EmptyCall after the cancellation",
+        client.empty_call(Empty {}).await,
+    )?;
     Ok(())
 }

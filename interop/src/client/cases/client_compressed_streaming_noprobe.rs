@@ -20,6 +20,9 @@ pub(super) async fn run(ctx: &Ctx) -> CaseResult {
         ctx.test_service().streaming_input_call(call).await,
     )?;
     let total = response.get_ref().aggregated_payload_size;
-    ensure!(total == 73_086, "aggregated payload size {total} instead of 73086");
+    ensure!(
+        total == 73_086,
+        "aggregated payload size {total} instead of 73086"
+    );
     Ok(())
 }

@@ -3,7 +3,9 @@
 
 use rill::Code;
 
-use crate::client::support::{bool_value, expect_status, simple_request, LARGE_REQUEST, LARGE_RESPONSE};
+use crate::client::support::{
+    bool_value, expect_status, simple_request, LARGE_REQUEST, LARGE_RESPONSE,
+};
 use crate::client::{CaseResult, Ctx};
 use crate::grpc::testing::SimpleRequest;
 

@@ -15,6 +15,9 @@ pub(super) async fn run(ctx: &Ctx) -> CaseResult {
         .await;
     let response = ok("StreamingInputCall", call)?;
     let total = response.get_ref().aggregated_payload_size;
-    ensure!(total == 74_922, "aggregated payload size {total} instead of 74922");
+    ensure!(
+        total == 74_922,
+        "aggregated payload size {total} instead of 74922"
+    );
     Ok(())
 }

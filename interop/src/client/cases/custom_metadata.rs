@@ -3,7 +3,9 @@
 
 use rill::{MetadataMap, Response};
 
-use crate::client::support::{drain, ok, output_request, simple_request, LARGE_REQUEST, LARGE_RESPONSE};
+use crate::client::support::{
+    drain, ok, output_request, simple_request, LARGE_REQUEST, LARGE_RESPONSE,
+};
 use crate::client::{CaseResult, Ctx};
 use crate::server::{ECHO_INITIAL_KEY, ECHO_TRAILING_KEY};
 
@@ -46,7 +48,11 @@ pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     let request = with_echo(futures_util::stream::iter([message]))?;
     let mut response = ok("FullDuplexCall", client.full_duplex_call(request).await)?;
     let responses = ok("FullDuplexCall", drain(response.get_mut()).await)?;
-    ensure!(responses.len() == 1, "FullDuplexCall: {} responses instead of 1", responses.len());
+    ensure!(
+        responses.len() == 1,
+        "FullDuplexCall: {} responses instead of 1",
+        responses.len()
+    );
     let trailers = response.get_mut().trailers().cloned().unwrap_or_default();
     check_echo("FullDuplexCall", &response, &trailers)
 }

@@ -9,6 +9,10 @@ pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     let call = ctx.test_service().full_duplex_call(requests).await;
     let mut stream = ok("FullDuplexCall", call)?.into_inner();
     let responses = ok("FullDuplexCall", drain(&mut stream).await)?;
-    ensure!(responses.is_empty(), "{} responses instead of none", responses.len());
+    ensure!(
+        responses.is_empty(),
+        "{} responses instead of none",
+        responses.len()
+    );
     Ok(())
 }

@@ -6,5 +6,9 @@ use crate::client::{CaseResult, Ctx};
 pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     let request = simple_request(LARGE_RESPONSE, LARGE_REQUEST);
     let response = ok("UnaryCall", ctx.test_service().unary_call(request).await)?;
-    check_payload("UnaryCall", response.get_ref().payload.as_ref(), LARGE_RESPONSE)
+    check_payload(
+        "UnaryCall",
+        response.get_ref().payload.as_ref(),
+        LARGE_RESPONSE,
+    )
 }

@@ -3,7 +3,9 @@
 
 use rill::MessageInfo;
 
-use crate::client::support::{bool_value, check_payload, ok, simple_request, LARGE_REQUEST, LARGE_RESPONSE};
+use crate::client::support::{
+    bool_value, check_payload, ok, simple_request, LARGE_REQUEST, LARGE_RESPONSE,
+};
 use crate::client::{CaseResult, Ctx};
 use crate::grpc::testing::SimpleRequest;
 

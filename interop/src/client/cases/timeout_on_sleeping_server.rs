@@ -26,5 +26,10 @@ pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     .await;
     // The request side stays open until the call is over.
     drop(requests);
-    expect_status("FullDuplexCall with a 1 ms deadline", result, Code::DeadlineExceeded, None)
+    expect_status(
+        "FullDuplexCall with a 1 ms deadline",
+        result,
+        Code::DeadlineExceeded,
+        None,
+    )
 }

@@ -8,5 +8,10 @@ use crate::grpc::testing::Empty;
 
 pub(super) async fn run(ctx: &Ctx) -> CaseResult {
     let result = ctx.test_service().unimplemented_call(Empty {}).await;
-    expect_status("TestService/UnimplementedCall", result, Code::Unimplemented, None)
+    expect_status(
+        "TestService/UnimplementedCall",
+        result,
+        Code::Unimplemented,
+        None,
+    )
 }

@@ -7,6 +7,14 @@ use crate::client::{CaseResult, Ctx};
 use crate::grpc::testing::Empty;
 
 pub(super) async fn run(ctx: &Ctx) -> CaseResult {
-    let result = ctx.unimplemented_service().unimplemented_call(Empty {}).await;
-    expect_status("UnimplementedService/UnimplementedCall", result, Code::Unimplemented, None)
+    let result = ctx
+        .unimplemented_service()
+        .unimplemented_call(Empty {})
+        .await;
+    expect_status(
+        "UnimplementedService/UnimplementedCall",
+        result,
+        Code::Unimplemented,
+        None,
+    )
 }
