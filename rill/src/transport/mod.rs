@@ -1,8 +1,8 @@
 //! HTTP/2 glue: the only module that knows about `h2`.
 //!
 //! Upward it exposes "a call": request/response heads as `http` types, a body of DATA chunks
-//! with flow control released as the reader consumes them ([`RecvBody`]), a sender that waits
-//! for flow-control capacity ([`SendBody`]), trailers and resets. Nothing h2-specific leaks out.
+//! with flow control released as the reader consumes them (`RecvBody`), a sender that waits
+//! for flow-control capacity (`SendBody`), trailers and resets. Nothing h2-specific leaks out.
 
 mod body;
 pub(crate) mod client;
