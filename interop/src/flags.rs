@@ -11,7 +11,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What the programs print and exit with when TLS is asked for.
-pub const TLS_UNSUPPORTED: &str = "TLS arrives with the security issue";
+pub const TLS_NEEDS_CERT: &str =
+    "--use_tls needs --tls_cert_file and --tls_key_file (rill ships no test certificates)";
 
 /// Exit code for a usage error (bad flag value, TLS asked for).
 pub const EXIT_USAGE: i32 = 2;
@@ -119,12 +120,24 @@ pub struct ServerFlags {
     pub host: String,
     /// Whether to serve TLS.
     pub use_tls: bool,
+    /// PEM certificate chain for TLS (grpc-go's flag name).
+    pub tls_cert_file: Option<String>,
+    /// PEM private key for TLS.
+    pub tls_key_file: Option<String>,
 }
 
 /// Usage of an interop server.
-pub const SERVER_USAGE: &str = "usage: [--port=PORT] [--use_tls=false] [--host=127.0.0.1]";
+pub const SERVER_USAGE: &str = "usage: [--port=PORT] [--use_tls=false] [--host=127.0.0.1] \
+[--tls_cert_file=PEM --tls_key_file=PEM]";
 
-const SERVER_FLAGS: &[&str] = &["port", "use_tls", "host", "use_test_ca"];
+const SERVER_FLAGS: &[&str] = &[
+    "port",
+    "use_tls",
+    "host",
+    "use_test_ca",
+    "tls_cert_file",
+    "tls_key_file",
+];
 const SERVER_BOOLEANS: &[&str] = &["use_tls", "use_test_ca"];
 
 impl ServerFlags {
@@ -138,6 +151,8 @@ impl ServerFlags {
             port: raw.parsed("port", 10000)?,
             host: raw.string("host", "127.0.0.1"),
             use_tls: raw.boolean("use_tls")?,
+            tls_cert_file: raw.optional("tls_cert_file"),
+            tls_key_file: raw.optional("tls_key_file"),
         })
     }
 }
@@ -155,6 +170,10 @@ pub struct ClientFlags {
     pub test_case: String,
     /// Whether to use TLS.
     pub use_tls: bool,
+    /// Whether to trust the test CA (`--ca_file`) rather than the system roots.
+    pub use_test_ca: bool,
+    /// The CA certificate (PEM) to trust with `--use_tls`.
+    pub ca_file: Option<String>,
     /// Soak tests: number of RPCs.
     pub soak_iterations: u32,
     /// Soak tests: RPCs allowed to fail (error or too slow).
@@ -178,6 +197,7 @@ pub struct ClientFlags {
 /// Usage of an interop client.
 pub const CLIENT_USAGE: &str = "usage: --server_port=PORT [--server_host=localhost] \
 [--server_host_override=NAME] [--test_case=NAME|all] [--use_tls=false] \
+[--use_test_ca=false] [--ca_file=PEM] \
 [--soak_iterations=10] [--soak_max_failures=0] \
 [--soak_per_iteration_max_acceptable_latency_ms=1000] [--soak_overall_timeout_seconds=10] \
 [--soak_min_time_ms_between_rpcs=0] [--soak_request_size=271828] \
@@ -216,6 +236,8 @@ impl ClientFlags {
             server_host_override: raw.optional("server_host_override"),
             test_case: raw.string("test_case", "large_unary"),
             use_tls: raw.boolean("use_tls")?,
+            use_test_ca: raw.boolean("use_test_ca")?,
+            ca_file: raw.optional("ca_file"),
             soak_iterations: raw.parsed("soak_iterations", 10)?,
             soak_max_failures: raw.parsed("soak_max_failures", 0)?,
             soak_per_iteration_max_acceptable_latency_ms: raw

@@ -1,11 +1,13 @@
-//! rill's interop test server: `interop-server --port=PORT [--use_tls=false]`.
+//! rill's interop test server: `interop-server --port=PORT [--use_tls=false]
+//! [--tls_cert_file=PEM --tls_key_file=PEM]`.
 //!
 //! Serves `grpc.testing.TestService` on 127.0.0.1 (or `--host`) until killed.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use interop::flags::{ServerFlags, EXIT_USAGE, SERVER_USAGE, TLS_UNSUPPORTED};
+use interop::flags::{ServerFlags, EXIT_USAGE, SERVER_USAGE, TLS_NEEDS_CERT};
+use rill::tls::{Identity, ServerTlsConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,9 +22,23 @@ async fn main() -> ExitCode {
     for warning in warnings {
         eprintln!("interop-server: {warning}");
     }
+    let mut server = interop::server::interop_server();
     if flags.use_tls {
-        eprintln!("interop-server: {TLS_UNSUPPORTED}");
-        return exit(EXIT_USAGE);
+        let (Some(cert), Some(key)) = (&flags.tls_cert_file, &flags.tls_key_file) else {
+            eprintln!("interop-server: {TLS_NEEDS_CERT}");
+            return exit(EXIT_USAGE);
+        };
+        let tls = Identity::from_pem_files(cert, key).map(ServerTlsConfig::new);
+        server = match tls
+            .map_err(rill::Error::from)
+            .and_then(|tls| server.tls_config(tls))
+        {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("interop-server: {error}");
+                return exit(EXIT_USAGE);
+            }
+        };
     }
     let address = match format!("{}:{}", flags.host, flags.port).parse::<SocketAddr>() {
         Ok(address) => address,
@@ -35,7 +51,7 @@ async fn main() -> ExitCode {
         }
     };
     eprintln!("interop-server: listening on {address}");
-    match interop::server::interop_server().serve(address).await {
+    match server.serve(address).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("interop-server: {error}");

@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use rill::tls::{Certificates, ClientTlsConfig};
 use rill::{Channel, Client};
 
 use crate::flags::ClientFlags;
@@ -47,13 +48,26 @@ pub const EXIT_FAILED: i32 = 1;
 pub struct Ctx {
     flags: ClientFlags,
     client: Client,
+    tls: Option<ClientTlsConfig>,
 }
 
 impl Ctx {
     /// A context whose client connects lazily to the flags' server.
+    ///
+    /// Panics only if `--use_tls` names an unreadable CA file; [`Ctx::try_new`] reports it.
     pub fn new(flags: ClientFlags) -> Ctx {
-        let client = new_client(&flags);
-        Ctx { flags, client }
+        match Ctx::try_new(flags) {
+            Ok(ctx) => ctx,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// A context whose client connects lazily to the flags' server; fails on an unusable TLS
+    /// setup (`--ca_file`, `--server_host_override`).
+    pub fn try_new(flags: ClientFlags) -> Result<Ctx, String> {
+        let tls = tls_config(&flags)?;
+        let client = new_client(&flags, tls.as_ref())?;
+        Ok(Ctx { flags, client, tls })
     }
 
     /// The flags the client was started with.
@@ -73,24 +87,34 @@ impl Ctx {
 
     /// A `TestService` client on a channel of its own (a new connection).
     pub fn fresh_test_service(&self) -> TestServiceClient {
-        TestServiceClient::new(new_client(&self.flags))
+        // The same settings built the first client, so this cannot fail differently.
+        let client =
+            new_client(&self.flags, self.tls.as_ref()).unwrap_or_else(|_| self.client.clone());
+        TestServiceClient::new(client)
     }
 }
 
 /// A client on a new channel to the server: TCP to `server_host:server_port`, claiming
 /// `server_host_override` as `:authority` when given, adding `--additional_metadata`.
-fn new_client(flags: &ClientFlags) -> Client {
+fn new_client(flags: &ClientFlags, tls: Option<&ClientTlsConfig>) -> Result<Client, String> {
     let address = flags.server_address();
-    let channel = Channel::with_connector(&flags.authority(), move || {
-        let address = address.clone();
-        async move {
-            let stream = tokio::net::TcpStream::connect(address).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        }
-    });
+    let channel = match tls {
+        // TLS: verify the server as `server_host_override` (or the host) with the given CA.
+        Some(tls) => Channel::builder(&format!("https://{address}"))
+            .tls_config(tls.clone())
+            .connect_lazy()
+            .map_err(|e| format!("tls channel: {e}"))?,
+        None => Channel::with_connector(&flags.authority(), move || {
+            let address = address.clone();
+            async move {
+                let stream = tokio::net::TcpStream::connect(address).await?;
+                stream.set_nodelay(true)?;
+                Ok(stream)
+            }
+        }),
+    };
     let metadata = flags.additional_metadata.clone();
-    Client::new(channel).interceptor(move |request| {
+    Ok(Client::new(channel).interceptor(move |request| {
         for (key, value) in &metadata {
             // As in grpc-go, a -bin key's value is the raw bytes (sent base64-encoded).
             if key.ends_with("-bin") {
@@ -100,7 +124,26 @@ fn new_client(flags: &ClientFlags) -> Client {
             }
         }
         Ok(())
-    })
+    }))
+}
+
+/// The TLS settings `--use_tls` asks for: the CA of `--ca_file` (what `--use_test_ca` means
+/// here: rill ships no test CA), the name `--server_host_override` or the host.
+fn tls_config(flags: &ClientFlags) -> Result<Option<ClientTlsConfig>, String> {
+    if !flags.use_tls {
+        return Ok(None);
+    }
+    let mut config = ClientTlsConfig::new();
+    if let Some(ca) = &flags.ca_file {
+        let roots = Certificates::from_pem_file(ca).map_err(|e| format!("--ca_file: {e}"))?;
+        config = config.ca_certificates(roots);
+    } else if flags.use_test_ca {
+        return Err("--use_test_ca needs --ca_file (rill ships no test CA)".to_string());
+    }
+    if let Some(name) = &flags.server_host_override {
+        config = config.domain_name(name.clone());
+    }
+    Ok(Some(config))
 }
 
 /// The longest a case may run before it counts as hung.
@@ -127,10 +170,6 @@ pub async fn run_case(ctx: &Ctx, case: &Case) -> CaseResult {
 /// [`EXIT_PASSED`], [`EXIT_FAILED`], or [`EXIT_USAGE`](crate::flags::EXIT_USAGE) for an
 /// unknown case or TLS.
 pub async fn run(flags: ClientFlags) -> i32 {
-    if flags.use_tls {
-        eprintln!("{}", crate::flags::TLS_UNSUPPORTED);
-        return crate::flags::EXIT_USAGE;
-    }
     let selected: Vec<&Case> = if flags.test_case == "all" {
         CASES.iter().collect()
     } else {
@@ -147,7 +186,13 @@ pub async fn run(flags: ClientFlags) -> i32 {
             }
         }
     };
-    let ctx = Ctx::new(flags);
+    let ctx = match Ctx::try_new(flags) {
+        Ok(ctx) => ctx,
+        Err(error) => {
+            eprintln!("{error}");
+            return crate::flags::EXIT_USAGE;
+        }
+    };
     let mut failed = 0;
     for case in &selected {
         match run_case(&ctx, case).await {
