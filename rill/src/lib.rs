@@ -85,7 +85,8 @@
 //! # Layout
 //!
 //! Modules follow gRPC's own vocabulary: [`status`], [`metadata`], [`codec`] (framing),
-//! [`compression`], [`transport`] (HTTP/2), [`server`], [`client`]. See ARCHITECTURE.md.
+//! [`compression`], [`transport`] (HTTP/2), [`server`], [`client`]; `tls` and `auth`
+//! (bearer tokens, JWT, authorization policy) behind default features. See ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 // Library code never unwraps: a peer must not be able to crash us.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
@@ -100,6 +101,8 @@ pub use metadata::MetadataMap;
 pub use status::details::ErrorDetails;
 pub use status::{Code, Status};
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod client;
 mod error;
 mod extensions;

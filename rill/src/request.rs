@@ -82,6 +82,19 @@ impl<T> Request<T> {
         &mut self.extensions
     }
 
+    /// Sends `token` as `authorization: Bearer <token>` with this call only (over TLS; on a
+    /// plaintext channel the call fails with UNAUTHENTICATED before anything is sent). It
+    /// replaces a client-wide [`BearerToken`](crate::auth::BearerToken) for this call.
+    ///
+    /// ```
+    /// let mut request = rill::Request::new(());
+    /// request.set_bearer_token("eyJhbGciOi…");
+    /// ```
+    #[cfg(feature = "auth")]
+    pub fn set_bearer_token(&mut self, token: impl Into<String>) {
+        self.extensions.insert(crate::auth::CallToken::new(token));
+    }
+
     /// Sets the call's timeout: the client sends it as `grpc-timeout` and enforces it locally.
     ///
     /// ```

@@ -9,6 +9,7 @@ pub mod pb {
     rill::include_proto!("user");
 }
 
+pub mod access;
 pub mod service;
 pub mod store;
 

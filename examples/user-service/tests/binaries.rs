@@ -113,6 +113,25 @@ async fn bad_flags_exit_with_code_2_and_usage() {
         (false, &["--bogus"], "unknown argument \"--bogus\"", true),
         (false, &["--addr"], "--addr needs a value", true),
         (false, &["http://127.0.0.1:1"], "unknown argument", true),
+        (
+            true,
+            &["--auth"],
+            "--auth needs a way to authenticate",
+            true,
+        ),
+        (
+            true,
+            &["--auth-tokens"],
+            "--auth-tokens needs a value",
+            true,
+        ),
+        (false, &["--token"], "--token needs a value", true),
+        (
+            false,
+            &["--allow-insecure"],
+            "--allow-insecure needs --token",
+            true,
+        ),
     ];
     for &(server, args, message, usage) in cases {
         let (output, usage_line) = if server {
@@ -248,4 +267,165 @@ async fn user_client_and_server_over_mtls() {
     let plain = run_client(&["--addr", &format!("http://{}", server.addr)]).await;
     assert_eq!(plain.status.code(), Some(1), "{}", describe(&plain));
     server.kill().await;
+}
+
+/// `user-client` with `args` against `url`: (exit code, stdout, stderr).
+async fn client_run(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = run_client(args).await;
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn with_auth_only_the_admin_may_create_users() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_pki(dir.path());
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
+    std::fs::write(
+        dir.path().join("tokens"),
+        "# TOKEN SUBJECT\nadmin-t0ken admin\nreader-t0ken reader\n",
+    )
+    .expect("write tokens");
+    let (cert, key, ca, tokens) = (
+        path("server.pem"),
+        path("server.key"),
+        path("ca.pem"),
+        path("tokens"),
+    );
+    let server = ServerProcess::start_with(
+        ":memory:",
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--auth-tokens",
+            &tokens,
+        ],
+    )
+    .await;
+    let url = format!("https://{}", server.addr);
+    let tls = ["--addr", url.as_str(), "--ca", ca.as_str()];
+    // (token, exit code, what the output must contain)
+    let cases: &[(Option<&str>, i32, &str)] = &[
+        (Some("admin-t0ken"), 0, "CreateUsers: created 3 users"),
+        (Some("reader-t0ken"), 1, "PERMISSION_DENIED"),
+        (
+            Some("reader-t0ken"),
+            1,
+            "subject \\\"reader\\\" may not call /user.UserService/CreateUsers",
+        ),
+        (Some("forged"), 1, "UNAUTHENTICATED"),
+        (None, 1, "missing bearer token"),
+    ];
+    for &(token, code, needle) in cases {
+        let mut args = tls.to_vec();
+        if let Some(token) = token {
+            args.extend(["--token", token]);
+        }
+        let (got, stdout, stderr) = client_run(&args).await;
+        assert_eq!(got, Some(code), "{token:?}: {stdout}{stderr}");
+        assert!(
+            stdout.contains(needle) || stderr.contains(needle),
+            "{token:?}: want {needle:?} in\n{stdout}{stderr}"
+        );
+    }
+
+    // The reader may read what the admin created.
+    let channel = rill::Channel::builder(&url)
+        .tls_config(
+            rill::tls::ClientTlsConfig::new()
+                .ca_certificates(rill::tls::Certificates::from_pem_file(&ca).expect("ca")),
+        )
+        .connect_lazy()
+        .expect("channel");
+    let reader = user_service::pb::user_service_client::UserServiceClient::new(
+        rill::Client::new(channel).layer(rill::auth::BearerToken::new("reader-t0ken")),
+    );
+    let user = reader
+        .get_user(user_service::pb::GetUserRequest { id: 1 })
+        .await
+        .expect("reader may GetUser")
+        .into_inner();
+    assert_eq!(user.name, "Ada");
+    server.kill().await;
+}
+
+#[tokio::test]
+async fn tokens_stay_off_plaintext_unless_allowed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "admin-t0ken admin\n").expect("write tokens");
+    let tokens = tokens.to_str().expect("utf-8");
+    let server = ServerProcess::start_with(":memory:", &["--auth-tokens", tokens]).await;
+    let url = server.url();
+    let (code, stdout, stderr) = client_run(&["--addr", &url, "--token", "admin-t0ken"]).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.starts_with("user-client: ") && stderr.contains("plaintext"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) =
+        client_run(&["--addr", &url, "--token", "admin-t0ken", "--allow-insecure"]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let ended = server.kill().await;
+    assert!(
+        ended
+            .stderr
+            .contains("warning: bearer tokens over plaintext"),
+        "{ended:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_auth_client_certificates_are_identities() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_pki(dir.path());
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
+    let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+    let (client_cert, client_key) = (path("client.pem"), path("client.key"));
+    // The client certificate's SAN is admin.client.test: the admin only when named so.
+    let cases = [
+        ("admin.client.test", 0, "CreateUsers: created 3 users"),
+        ("admin", 1, "PERMISSION_DENIED"),
+    ];
+    for (admin, code, needle) in cases {
+        let server = ServerProcess::start_with(
+            ":memory:",
+            &[
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+                "--client-ca",
+                &ca,
+                "--auth",
+                "--admin",
+                admin,
+            ],
+        )
+        .await;
+        let url = format!("https://{}", server.addr);
+        let (got, stdout, stderr) = client_run(&[
+            "--addr",
+            &url,
+            "--ca",
+            &ca,
+            "--cert",
+            &client_cert,
+            "--key",
+            &client_key,
+        ])
+        .await;
+        assert_eq!(got, Some(code), "--admin {admin}: {stdout}{stderr}");
+        assert!(
+            stdout.contains(needle) || stderr.contains(needle),
+            "--admin {admin}: want {needle:?} in\n{stdout}{stderr}"
+        );
+        server.kill().await;
+    }
 }

@@ -132,6 +132,8 @@ impl Wire<'_> {
         let headers = request.headers_mut();
         // Custom metadata first, so it can never shadow the protocol headers below.
         head.metadata().extend_headers(headers);
+        #[cfg(feature = "auth")]
+        crate::auth::attach_call_token(head, self.channel.scheme() == "https", headers)?;
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(GRPC_CONTENT_TYPE),

@@ -299,7 +299,7 @@ impl Server {
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         #[cfg(not(feature = "tls"))]
-        let tls = None::<()>;
+        let tls = None::<Arc<()>>;
         let (handler, conn) = self.into_handler();
         let conn = Arc::new(conn);
         let shutdown = CancellationToken::new();
@@ -409,7 +409,7 @@ async fn secure<I: Io>(
 async fn secure<I: Io>(
     io: I,
     remote_addr: Option<SocketAddr>,
-    _tls: Option<()>,
+    _tls: Option<Arc<()>>,
     _timeout: Duration,
 ) -> Option<(crate::transport::BoxIo, ConnectionInfo)> {
     Some((Box::new(io), ConnectionInfo { remote_addr }))

@@ -1,26 +1,32 @@
 //! `user-client`: exercises all four UserService calls against a running `user-server`.
 //!
-//! Usage: `user-client [--addr URL]` (default `http://127.0.0.1:50051`).
+//! Usage: `user-client [--addr URL]` (default `http://127.0.0.1:50051`), plus TLS flags and
+//! `--token TOKEN` for a server started with auth (see `--help`).
 
 use std::time::Duration;
 
+use rill::auth::BearerToken;
 use rill::tls::{Certificates, ClientTlsConfig, Identity};
 use rill::{Code, Request};
 use user_service::pb::user_service_client::UserServiceClient;
 use user_service::pb::{ChatMessage, CreateUserRequest, GetUserRequest, ListUsersRequest};
 use user_service::service::NEXT_PAGE_TOKEN;
 
-const USAGE: &str = "usage: user-client [--addr URL] [--ca PEM [--cert PEM --key PEM]]
-  --addr URL   server address (default http://127.0.0.1:50051)
-  --ca PEM     speak TLS, trusting this CA (https:// addresses use the system roots)
-  --cert PEM   client certificate for mTLS (needs --key)
-  --key PEM    the client certificate's private key";
+const USAGE: &str = "usage: user-client [--addr URL] [--ca PEM [--cert PEM --key PEM]] [--token TOKEN [--allow-insecure]]
+  --addr URL        server address (default http://127.0.0.1:50051)
+  --ca PEM          speak TLS, trusting this CA (https:// addresses use the system roots)
+  --cert PEM        client certificate for mTLS (needs --key)
+  --key PEM         the client certificate's private key
+  --token TOKEN     send this bearer token with every call (over TLS only)
+  --allow-insecure  send the token over plaintext too (anyone on the path can read it)";
 
 struct Args {
     addr: String,
     ca: Option<String>,
     cert: Option<String>,
     key: Option<String>,
+    token: Option<String>,
+    allow_insecure: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -29,6 +35,8 @@ fn parse_args() -> Result<Args, String> {
         ca: None,
         cert: None,
         key: None,
+        token: None,
+        allow_insecure: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -38,12 +46,17 @@ fn parse_args() -> Result<Args, String> {
             "--ca" => args.ca = Some(value()?),
             "--cert" => args.cert = Some(value()?),
             "--key" => args.key = Some(value()?),
+            "--token" => args.token = Some(value()?),
+            "--allow-insecure" => args.allow_insecure = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
     if args.cert.is_some() != args.key.is_some() {
         return Err(format!("--cert and --key go together\n{USAGE}"));
+    }
+    if args.allow_insecure && args.token.is_none() {
+        return Err(format!("--allow-insecure needs --token\n{USAGE}"));
     }
     Ok(args)
 }
@@ -77,7 +90,11 @@ async fn main() {
 }
 
 async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let client = UserServiceClient::new(channel(args).await?).timeout(Duration::from_secs(10));
+    let mut client = rill::Client::new(channel(args).await?);
+    if let Some(token) = &args.token {
+        client = client.layer(BearerToken::new(token).allow_insecure(args.allow_insecure));
+    }
+    let client = UserServiceClient::new(client).timeout(Duration::from_secs(10));
 
     // Client streaming: create three users in one call.
     let people = [

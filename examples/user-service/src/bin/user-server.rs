@@ -1,23 +1,31 @@
 //! `user-server`: serves UserService on SQLite.
 //!
 //! Usage: `user-server [--listen ADDR] [--db PATH]` (defaults `127.0.0.1:50051`, `users.db`;
-//! `--db :memory:` keeps nothing). Stops gracefully on Ctrl-C (open calls get 5 s; a second
-//! Ctrl-C exits at once).
+//! `--db :memory:` keeps nothing), plus TLS and auth flags (see `--help`). With `--auth` (or
+//! `--auth-tokens FILE`) callers must authenticate, by bearer token or client certificate, and
+//! only the admin identity may CreateUsers. Stops gracefully on Ctrl-C (open calls get 5 s; a
+//! second Ctrl-C exits at once).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rill::auth::{BearerAuthLayer, StaticTokens};
 use rill::server::Server;
 use rill::tls::{Certificates, Identity, ServerTlsConfig};
 use user_service::pb::user_service_server::UserServiceServer;
-use user_service::{Store, Users};
+use user_service::{access, Store, Users};
 
-const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
-  --listen ADDR     address to serve on (default 127.0.0.1:50051)
-  --db PATH         SQLite database file (default users.db; :memory: for none)
-  --tls-cert PEM    serve TLS with this certificate chain (needs --tls-key)
-  --tls-key PEM     the certificate's private key
-  --client-ca PEM   require client certificates signed by this CA (mTLS)";
+const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]] [--auth] [--auth-tokens FILE] [--admin NAME]
+  --listen ADDR       address to serve on (default 127.0.0.1:50051)
+  --db PATH           SQLite database file (default users.db; :memory: for none)
+  --tls-cert PEM      serve TLS with this certificate chain (needs --tls-key)
+  --tls-key PEM       the certificate's private key
+  --client-ca PEM     require client certificates signed by this CA (mTLS)
+  --auth              require an identity (a token, or a client certificate with --client-ca):
+                      only the admin may CreateUsers, every authenticated caller may read and chat
+  --auth-tokens FILE  accept the bearer tokens in FILE (lines `TOKEN SUBJECT`); implies --auth
+  --admin NAME        the admin identity (default admin): a token subject, or a client
+                      certificate's subject alternative name or common name";
 
 struct Args {
     listen: SocketAddr,
@@ -25,6 +33,9 @@ struct Args {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     client_ca: Option<String>,
+    auth: bool,
+    auth_tokens: Option<String>,
+    admin: String,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -34,6 +45,9 @@ fn parse_args() -> Result<Args, String> {
         tls_cert: None,
         tls_key: None,
         client_ca: None,
+        auth: false,
+        auth_tokens: None,
+        admin: access::DEFAULT_ADMIN.to_string(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -47,6 +61,12 @@ fn parse_args() -> Result<Args, String> {
             "--tls-cert" => args.tls_cert = Some(value()?),
             "--tls-key" => args.tls_key = Some(value()?),
             "--client-ca" => args.client_ca = Some(value()?),
+            "--auth" => args.auth = true,
+            "--auth-tokens" => {
+                args.auth_tokens = Some(value()?);
+                args.auth = true;
+            }
+            "--admin" => args.admin = value()?,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -59,7 +79,33 @@ fn parse_args() -> Result<Args, String> {
             "--client-ca needs --tls-cert and --tls-key\n{USAGE}"
         ));
     }
+    if args.auth && args.auth_tokens.is_none() && args.client_ca.is_none() {
+        return Err(format!(
+            "--auth needs a way to authenticate: --auth-tokens or --client-ca\n{USAGE}"
+        ));
+    }
     Ok(args)
+}
+
+/// Adds authentication (tokens, when given; client certificates count with --client-ca) and
+/// the demo's authorization policy, when the flags ask for them.
+fn with_auth(server: Server, args: &Args) -> Result<Server, String> {
+    if !args.auth {
+        return Ok(server);
+    }
+    let policy = access::policy(&args.admin).map_err(|e| format!("--admin: {e}"))?;
+    // A layer added later runs first: tokens are checked before the policy reads them.
+    let server = server.layer(policy);
+    let Some(path) = &args.auth_tokens else {
+        return Ok(server);
+    };
+    let tokens = StaticTokens::from_file(path).map_err(|e| format!("--auth-tokens {path}: {e}"))?;
+    if args.tls_cert.is_none() {
+        eprintln!("user-server: warning: bearer tokens over plaintext can be read on the way");
+    }
+    // With mTLS a certificate alone may do: the policy decides about calls without a token.
+    let auth = BearerAuthLayer::new(tokens).allow_anonymous(args.client_ca.is_some());
+    Ok(server.layer(auth))
 }
 
 /// The TLS settings the flags ask for, if any.
@@ -89,6 +135,7 @@ async fn main() {
         .add_service(UserServiceServer::new(Users::new(store)))
         // Open chat streams never end on their own: give them a moment, then close.
         .shutdown_grace_period(Duration::from_secs(5));
+    server = with_auth(server, &args).unwrap_or_else(|e| exit(1, format!("user-server: {e}")));
     let tls = tls_config(&args).unwrap_or_else(|e| exit(1, format!("user-server: {e}")));
     let secure = tls.is_some();
     if let Some(tls) = tls {

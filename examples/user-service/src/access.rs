@@ -1,0 +1,22 @@
+//! Who may do what in the demo, when `user-server` runs with authentication: only the admin
+//! identity may create users; every authenticated caller may read users and chat.
+
+use rill::auth::{AuthError, Policy, Who};
+
+/// The identity allowed to call CreateUsers unless `user-server --admin` names another.
+pub const DEFAULT_ADMIN: &str = "admin";
+
+/// The demo's authorization policy. `admin` is matched against a bearer token's subject and a
+/// client certificate's subject alternative names and common name.
+///
+/// ```
+/// let policy = user_service::access::policy("admin").unwrap();
+/// # drop(policy);
+/// ```
+pub fn policy(admin: &str) -> Result<Policy, AuthError> {
+    Policy::builder()
+        .allow("user.UserService/CreateUsers", Who::name(admin))
+        .deny("user.UserService/CreateUsers", Who::Anyone)
+        .allow("user.UserService/*", Who::Authenticated)
+        .build()
+}
