@@ -107,6 +107,13 @@ class Cases {
 
   newClient(extra = {}) {
     const f = this.flags;
+    const [creds, options] = this.channelArgs(extra);
+    return new testing.TestService(`${f.server_host}:${f.server_port}`, creds, options);
+  }
+
+  // Credentials and channel options from the flags (TLS, authority override), for any stub.
+  channelArgs(extra = {}) {
+    const f = this.flags;
     const options = {
       'grpc.max_receive_message_length': MAX_MESSAGE_SIZE,
       'grpc.max_send_message_length': MAX_MESSAGE_SIZE,
@@ -121,7 +128,7 @@ class Cases {
       creds = grpc.credentials.createInsecure();
     }
     if (f.server_host_override) options['grpc.default_authority'] = f.server_host_override;
-    return new testing.TestService(`${f.server_host}:${f.server_port}`, creds, options);
+    return [creds, options];
   }
 
   close() { this.client.close(); }
@@ -336,7 +343,7 @@ class Cases {
   async unimplemented_service() {
     const f = this.flags;
     const client = new testing.UnimplementedService(`${f.server_host}:${f.server_port}`,
-      grpc.credentials.createInsecure());
+      ...this.channelArgs());
     try {
       const r = await unary(client, 'UnimplementedCall', {});
       wantCode('UnimplementedService/UnimplementedCall', r.err, status.UNIMPLEMENTED);
