@@ -1,10 +1,12 @@
 //! The `prost_build::ServiceGenerator` that writes rill servers and clients.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use prost_build::{Method, Service, ServiceGenerator};
 
 use crate::comments::doc_lines;
+use crate::descriptors;
 use crate::naming::{client_method, qualify_type, snake_ident};
 
 /// Lints the generated modules opt out of: proto comments are free text (`doc_markdown`),
@@ -14,11 +16,14 @@ use crate::naming::{client_method, qualify_type, snake_ident};
 const MODULE_ALLOWS: &str =
     "#![allow(unused_variables, unused_qualifications, unreachable_pub, clippy::doc_markdown)]";
 
-/// Generates the `<service>_server` and `<service>_client` modules of each service.
-#[derive(Debug, Clone, Copy)]
+/// Generates the `<service>_server` and `<service>_client` modules of each service, and the
+/// `FILE_DESCRIPTOR_SET` constant of each package that has services.
+#[derive(Debug, Clone)]
 pub(crate) struct RillGenerator {
     pub(crate) server: bool,
     pub(crate) client: bool,
+    /// Package → the descriptor set file written beside the package's `.rs` file.
+    pub(crate) descriptor_files: HashMap<String, String>,
 }
 
 impl ServiceGenerator for RillGenerator {
@@ -29,6 +34,12 @@ impl ServiceGenerator for RillGenerator {
         }
         if self.client {
             write_client(&svc, buf);
+        }
+    }
+
+    fn finalize_package(&mut self, package: &str, buf: &mut String) {
+        if let Some(file) = self.descriptor_files.get(package) {
+            buf.push_str(&descriptors::constant(package, file));
         }
     }
 }
@@ -239,6 +250,9 @@ impl<T> ::core::fmt::Debug for {server}<T> {{
 }}
 /// Full name of the service: `{full_name}`.
 pub const SERVICE_NAME: &str = {full_name:?};
+impl<T> ::rill::server::NamedService for {server}<T> {{
+    const NAME: &'static str = SERVICE_NAME;
+}}
 impl<T: {name}> ::rill::server::Service for {server}<T> {{
     fn name(&self) -> &'static str {{
         SERVICE_NAME

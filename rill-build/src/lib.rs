@@ -81,7 +81,14 @@
 //!   `rill::Response<rill::BoxStream<Out>>`.
 //! - `user_service_server::UserServiceServer<T>`, which implements `rill::server::Service`:
 //!   `Server::builder().add_service(UserServiceServer::new(MyService))`.
-//! - `user_service_server::SERVICE_NAME` (`"user.UserService"`).
+//! - `user_service_server::SERVICE_NAME` (`"user.UserService"`), also available from the type
+//!   as `<UserServiceServer<T> as rill::server::NamedService>::NAME` (what
+//!   `rill_health::HealthReporter::set_serving::<UserServiceServer<T>>()` reads).
+//! - `FILE_DESCRIPTOR_SET: &[u8]` (once per package that declares a service): the encoded
+//!   `google.protobuf.FileDescriptorSet` of the package's files and everything they import, for
+//!   server reflection with no extra step:
+//!   `rill_reflection::ReflectionService::builder().register_encoded_file_descriptor_set(user::FILE_DESCRIPTOR_SET)`.
+//!   See [`Builder::file_descriptor_set_const`].
 //! - `user_service_client::UserServiceClient` with `new(channel)`, `connect(target)`, the
 //!   per-client options (`send_compressed`, `accept_compressed`, `timeout`,
 //!   `max_decoding_message_size`, `max_encoding_message_size`) and one `async fn` per RPC, e.g.
@@ -95,10 +102,12 @@
 //! never run as doctests.
 
 mod comments;
+mod descriptors;
 mod error;
 mod generator;
 mod naming;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use error::Error;
@@ -128,6 +137,7 @@ pub fn configure() -> Builder {
         out_dir: None,
         emit_rerun_if_changed: true,
         file_descriptor_set_path: None,
+        file_descriptor_set_const: true,
         include_file: None,
         prost: Vec::new(),
     }
@@ -142,6 +152,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     emit_rerun_if_changed: bool,
     file_descriptor_set_path: Option<PathBuf>,
+    file_descriptor_set_const: bool,
     include_file: Option<PathBuf>,
     /// prost-build options, replayed onto the `prost_build::Config` in order.
     prost: Vec<ProstOption>,
@@ -194,6 +205,16 @@ impl Builder {
     /// want `PathBuf::from(env::var("OUT_DIR")?).join("descriptor.bin")`.
     pub fn file_descriptor_set_path(mut self, path: impl AsRef<Path>) -> Self {
         self.file_descriptor_set_path = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Whether each package that declares a service gets a `FILE_DESCRIPTOR_SET: &[u8]`
+    /// constant (default `true`): the encoded `google.protobuf.FileDescriptorSet` of the
+    /// package's files and all their imports, for server reflection. The bytes are written
+    /// beside the package's `.rs` file (`user_descriptor.bin` for `package user;`) and
+    /// included with `include_bytes!`, so they add nothing to a binary that does not use them.
+    pub fn file_descriptor_set_const(mut self, enable: bool) -> Self {
+        self.file_descriptor_set_const = enable;
         self
     }
 
@@ -303,7 +324,7 @@ impl Builder {
     /// # Errors
     ///
     /// [`Error::Proto`] when a file cannot be found, parsed or checked, [`Error::Codegen`] when
-    /// the Rust code cannot be generated or written, [`Error::DescriptorSet`] when the
+    /// the Rust code cannot be generated or written, [`Error::DescriptorSet`] when a
     /// descriptor set cannot be written.
     pub fn compile(
         &self,
@@ -356,19 +377,43 @@ impl Builder {
             })?;
         }
 
-        self.apply(&mut config);
-        config
-            .compile_fds(compiler.file_descriptor_set())
-            .map_err(Error::Codegen)
+        let fds = compiler.file_descriptor_set();
+        let descriptor_files = self.write_package_sets(&fds)?;
+        self.apply(&mut config, descriptor_files);
+        config.compile_fds(fds).map_err(Error::Codegen)
     }
 
-    fn apply(&self, config: &mut prost_build::Config) {
-        if self.build_server || self.build_client {
-            config.service_generator(Box::new(RillGenerator {
-                server: self.build_server,
-                client: self.build_client,
-            }));
+    /// Writes each package's descriptor set beside its generated file, for the
+    /// `FILE_DESCRIPTOR_SET` constants; returns package → file name.
+    fn write_package_sets(
+        &self,
+        fds: &prost_types::FileDescriptorSet,
+    ) -> Result<HashMap<String, String>, Error> {
+        let out_dir = self
+            .out_dir
+            .clone()
+            .or_else(|| std::env::var_os("OUT_DIR").map(PathBuf::from));
+        let Some(out_dir) = out_dir.filter(|_| self.file_descriptor_set_const) else {
+            return Ok(HashMap::new());
+        };
+        let mut files = HashMap::new();
+        for (package, set) in descriptors::package_sets(fds) {
+            let name = descriptors::file_name(&package);
+            let path = out_dir.join(&name);
+            descriptors::write_if_changed(&path, &set)
+                .map_err(|error| Error::DescriptorSet { path, error })?;
+            files.insert(package, name);
         }
+        Ok(files)
+    }
+
+    fn apply(&self, config: &mut prost_build::Config, descriptor_files: HashMap<String, String>) {
+        // Installed even without servers and clients: it also writes the descriptor constants.
+        config.service_generator(Box::new(RillGenerator {
+            server: self.build_server,
+            client: self.build_client,
+            descriptor_files,
+        }));
         if let Some(dir) = &self.out_dir {
             config.out_dir(dir);
         }

@@ -144,6 +144,8 @@ fn generates_server_and_client_for_every_kind_of_method() {
             "pub const fn from_arc(inner: ::std::sync::Arc<T>) -> Self",
             "impl<T> ::core::clone::Clone for UserServiceServer<T>",
             "pub const SERVICE_NAME: &str = \"user.UserService\";",
+            "impl<T> ::rill::server::NamedService for UserServiceServer<T> { \
+             const NAME: &'static str = SERVICE_NAME; }",
             "impl<T: UserService> ::rill::server::Service for UserServiceServer<T>",
             "::rill::server::Method::unary(\"GetUser\", move |request: \
              ::rill::Request<super::GetUserRequest>|",
@@ -447,4 +449,118 @@ fn rerun_paths_are_the_files_read() {
     compiler.open_file(dir.0.join("main.proto")).expect("opens");
     let paths: Vec<&Path> = crate::files_read(&compiler).collect();
     assert_eq!(paths, [dir.0.join("dep.proto"), dir.0.join("main.proto")]);
+}
+
+/// Decodes a descriptor set file written beside the generated code; returns its file names.
+fn descriptor_files(dir: &TempDir, name: &str) -> Vec<String> {
+    let bytes = std::fs::read(dir.out().join(name)).expect("descriptor set written");
+    let fds = prost_types::FileDescriptorSet::decode(bytes.as_slice()).expect("decodes");
+    fds.file.iter().map(|f| f.name().to_owned()).collect()
+}
+
+#[test]
+fn packages_with_services_embed_their_descriptor_set() {
+    let dir = TempDir::new();
+    dir.write("user.proto", USER_PROTO);
+    compile(&dir, &["user.proto"]).expect("compiles");
+    let code = dir.read_out("user.rs");
+    // Included relative to the generated file, so any out_dir works.
+    assert_has(
+        &code,
+        &["pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(\"user_descriptor.bin\");"],
+    );
+    assert!(
+        code.contains("/// The encoded `google.protobuf.FileDescriptorSet` of package `user`"),
+        "documented:\n{code}"
+    );
+    // The package's file and its imports, imports first.
+    assert_eq!(
+        descriptor_files(&dir, "user_descriptor.bin"),
+        ["google/protobuf/empty.proto", "user.proto"]
+    );
+}
+
+#[test]
+fn descriptor_sets_hold_transitive_imports_of_the_package_only() {
+    let dir = TempDir::new();
+    dir.write(
+        "base.proto",
+        "syntax = \"proto3\";\npackage base;\nmessage B {}\n",
+    );
+    dir.write(
+        "common.proto",
+        "syntax = \"proto3\";\npackage common;\nimport \"base.proto\";\nmessage C { base.B b = 1; }\n",
+    );
+    dir.write(
+        "other.proto",
+        "syntax = \"proto3\";\npackage other;\nmessage O {}\nservice OtherService { rpc Get(O) returns (O); }\n",
+    );
+    dir.write(
+        "api/one.proto",
+        "syntax = \"proto3\";\npackage api;\nimport \"common.proto\";\nservice One { rpc Get(common.C) returns (common.C); }\n",
+    );
+    dir.write(
+        "api/two.proto",
+        "syntax = \"proto3\";\npackage api;\nimport \"other.proto\";\nmessage Two { other.O o = 1; }\n",
+    );
+    compile(&dir, &["api/one.proto", "api/two.proto"]).expect("compiles");
+    let mut api = descriptor_files(&dir, "api_descriptor.bin");
+    api.sort();
+    assert_eq!(
+        api,
+        [
+            "api/one.proto",
+            "api/two.proto",
+            "base.proto",
+            "common.proto",
+            "other.proto"
+        ]
+    );
+    assert_eq!(
+        descriptor_files(&dir, "other_descriptor.bin"),
+        ["other.proto"]
+    );
+    assert_has(
+        &dir.read_out("other.rs"),
+        &["include_bytes!(\"other_descriptor.bin\")"],
+    );
+    // Packages without services get no constant.
+    for (package, file) in [("common", "common.rs"), ("base", "base.rs")] {
+        assert!(
+            !dir.read_out(file).contains("FILE_DESCRIPTOR_SET"),
+            "{package} has no service"
+        );
+        assert!(!dir.out().join(format!("{package}_descriptor.bin")).exists());
+    }
+}
+
+#[test]
+fn descriptor_set_constant_can_be_turned_off() {
+    let dir = TempDir::new();
+    dir.write("user.proto", USER_PROTO);
+    configure()
+        .out_dir(dir.out())
+        .emit_rerun_if_changed(false)
+        .file_descriptor_set_const(false)
+        .compile(&[dir.0.join("user.proto")], &[&dir.0])
+        .expect("compiles");
+    assert!(!dir.read_out("user.rs").contains("FILE_DESCRIPTOR_SET"));
+    assert!(!dir.out().join("user_descriptor.bin").exists());
+}
+
+#[test]
+fn descriptor_set_is_rewritten_only_when_it_changes() {
+    let dir = TempDir::new();
+    dir.write("user.proto", USER_PROTO);
+    compile(&dir, &["user.proto"]).expect("compiles");
+    let path = dir.out().join("user_descriptor.bin");
+    let first = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    compile(&dir, &["user.proto"]).expect("compiles again");
+    let second = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(first, second, "unchanged set left alone");
 }

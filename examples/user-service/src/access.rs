@@ -1,5 +1,7 @@
 //! Who may do what in the demo, when `user-server` runs with authentication: only the admin
-//! identity may create users; every authenticated caller may read users and chat.
+//! identity may create users; every authenticated caller may read users, chat and use
+//! reflection; health checks need no identity (when the server lets anonymous calls through,
+//! i.e. with client certificates).
 
 use rill::auth::{AuthError, Policy, Who};
 
@@ -18,5 +20,11 @@ pub fn policy(admin: &str) -> Result<Policy, AuthError> {
         .allow("user.UserService/CreateUsers", Who::name(admin))
         .deny("user.UserService/CreateUsers", Who::Anyone)
         .allow("user.UserService/*", Who::Authenticated)
+        .allow("grpc.health.v1.Health/*", Who::Anyone)
+        .allow("grpc.reflection.v1.ServerReflection/*", Who::Authenticated)
+        .allow(
+            "grpc.reflection.v1alpha.ServerReflection/*",
+            Who::Authenticated,
+        )
         .build()
 }

@@ -15,3 +15,19 @@ pub mod store;
 
 pub use service::Users;
 pub use store::Store;
+
+/// Server reflection for everything `user-server` serves: UserService, health and reflection
+/// itself (their descriptors come from the code rill-build generated).
+///
+/// ```
+/// let reflection = user_service::reflection();
+/// assert!(reflection.service_names().contains(&"user.UserService"));
+/// ```
+pub fn reflection() -> rill_reflection::ReflectionService {
+    rill_reflection::ReflectionService::builder()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(rill_health::FILE_DESCRIPTOR_SET)
+        .build()
+        // The generated sets are self-contained and distinct: this cannot fail.
+        .expect("the generated descriptor sets are complete")
+}

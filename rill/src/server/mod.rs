@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use layer::{Body, ResponseBody, Routes};
 pub use router::GrpcMethod;
-pub use service::{Method, Service};
+pub use service::{Method, NamedService, Service};
 
 pub(crate) use call::{is_grpc_content_type, GRPC_CONTENT_TYPE};
 use router::Router;

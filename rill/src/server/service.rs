@@ -23,6 +23,22 @@ pub trait Service: Send + Sync + 'static {
     fn methods(&self) -> Vec<Method>;
 }
 
+/// A service type that knows its fully qualified name without an instance: generated
+/// `XxxServer<T>` types implement it, so that code such as a health reporter can name a
+/// service by its type (`reporter.set_serving::<UserServiceServer<Users>>()`).
+///
+/// ```
+/// struct Greeter;
+/// impl rill::server::NamedService for Greeter {
+///     const NAME: &'static str = "demo.Greeter";
+/// }
+/// assert_eq!(<Greeter as rill::server::NamedService>::NAME, "demo.Greeter");
+/// ```
+pub trait NamedService {
+    /// The fully qualified service name, e.g. `user.UserService`.
+    const NAME: &'static str;
+}
+
 /// A request as the router hands it to a method: head, raw messages, response encoding.
 pub(crate) struct ServerCall {
     pub(crate) head: Request<()>,

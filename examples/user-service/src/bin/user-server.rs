@@ -3,7 +3,10 @@
 //! Usage: `user-server [--listen ADDR] [--db PATH]` (defaults `127.0.0.1:50051`, `users.db`;
 //! `--db :memory:` keeps nothing), plus TLS and auth flags (see `--help`). With `--auth` (or
 //! `--auth-tokens FILE`) callers must authenticate, by bearer token or client certificate, and
-//! only the admin identity may CreateUsers. Stops gracefully on Ctrl-C (open calls get 5 s; a
+//! only the admin identity may CreateUsers. Also serves the standard health service
+//! (`grpc.health.v1.Health`: UserService and the whole server `SERVING`, `NOT_SERVING` once
+//! shutting down) and server reflection (`grpc.reflection.v1` and `v1alpha`), so grpcurl and
+//! health probes work out of the box. Stops gracefully on Ctrl-C (open calls get 5 s; a
 //! second Ctrl-C exits at once).
 
 use std::net::SocketAddr;
@@ -13,7 +16,7 @@ use rill::auth::{BearerAuthLayer, StaticTokens};
 use rill::server::Server;
 use rill::tls::{Certificates, Identity, ServerTlsConfig};
 use user_service::pb::user_service_server::UserServiceServer;
-use user_service::{access, Store, Users};
+use user_service::{access, reflection, Store, Users};
 
 const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]] [--auth] [--auth-tokens FILE] [--admin NAME]
   --listen ADDR       address to serve on (default 127.0.0.1:50051)
@@ -131,8 +134,14 @@ async fn main() {
     let args = parse_args().unwrap_or_else(|message| exit(2, message));
     let store = Store::open(&args.db)
         .unwrap_or_else(|e| exit(1, format!("user-server: cannot open {}: {e}", args.db)));
+    let (health, health_service) = rill_health::health_reporter();
+    health.set_serving::<UserServiceServer<Users>>();
+    let reflection = reflection();
     let mut server = Server::builder()
         .add_service(UserServiceServer::new(Users::new(store)))
+        .add_service(health_service)
+        .add_service(reflection.v1())
+        .add_service(reflection.v1alpha())
         // Open chat streams never end on their own: give them a moment, then close.
         .shutdown_grace_period(Duration::from_secs(5));
     server = with_auth(server, &args).unwrap_or_else(|e| exit(1, format!("user-server: {e}")));
@@ -163,6 +172,8 @@ async fn main() {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("user-server: shutting down");
+        // Watchers (load balancers) learn it before the connections close.
+        health.shutdown();
         // A second Ctrl-C does not wait for the grace period.
         tokio::spawn(async {
             let _ = tokio::signal::ctrl_c().await;
