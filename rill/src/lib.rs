@@ -85,7 +85,8 @@
 //! # Layout
 //!
 //! Modules follow gRPC's own vocabulary: [`status`], [`metadata`], [`codec`] (framing),
-//! [`compression`], [`transport`] (HTTP/2), [`server`], [`client`]; `tls` and `auth`
+//! [`compression`], [`transport`] (HTTP/2), [`server`], [`client`], [`resolver`] (name
+//! resolution), [`balancer`] (load balancing); `tls` and `auth`
 //! (bearer tokens, JWT, authorization policy) behind default features. See ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 // Library code never unwraps: a peer must not be able to crash us.
@@ -103,6 +104,7 @@ pub use status::{Code, Status};
 
 #[cfg(feature = "auth")]
 pub mod auth;
+pub mod balancer;
 pub mod client;
 mod error;
 mod extensions;
@@ -112,6 +114,7 @@ pub mod fuzzing;
 mod message;
 mod middleware;
 mod request;
+pub mod resolver;
 mod response;
 pub mod server;
 mod streaming;

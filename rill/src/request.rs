@@ -25,6 +25,7 @@ pub struct Request<T> {
     /// Per-message compression choices of a stream built with `stream_with_options`.
     send_flags: Option<CompressFlags>,
     remote_addr: Option<SocketAddr>,
+    wait_for_ready: Option<bool>,
 }
 
 impl<T> Request<T> {
@@ -44,6 +45,7 @@ impl<T> Request<T> {
             compression: CallCompression::Default,
             send_flags: None,
             remote_addr: None,
+            wait_for_ready: None,
         }
     }
 
@@ -182,6 +184,26 @@ impl<T> Request<T> {
         self.send_flags.as_ref()
     }
 
+    /// Makes this call wait for a ready connection, until its deadline, instead of failing
+    /// with UNAVAILABLE at once while the channel has none (gRPC's `wait_for_ready`);
+    /// `false` makes it fail fast even on a [`Client`](crate::Client) that waits by default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut request = rill::Request::new(());
+    /// request.set_wait_for_ready(true);
+    /// request.set_timeout(Duration::from_secs(5)); // how long it may wait, at most
+    /// assert_eq!(request.wait_for_ready(), Some(true));
+    /// ```
+    pub fn set_wait_for_ready(&mut self, wait: bool) {
+        self.wait_for_ready = Some(wait);
+    }
+
+    /// This call's wait-for-ready choice, if it made one.
+    pub fn wait_for_ready(&self) -> Option<bool> {
+        self.wait_for_ready
+    }
+
     /// The peer's address, on the server when the connection is TCP.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
@@ -201,6 +223,7 @@ impl<T> Request<T> {
             compression: self.compression,
             send_flags: self.send_flags,
             remote_addr: self.remote_addr,
+            wait_for_ready: self.wait_for_ready,
         }
     }
 
@@ -215,6 +238,7 @@ impl<T> Request<T> {
             compression: self.compression,
             send_flags: self.send_flags,
             remote_addr: self.remote_addr,
+            wait_for_ready: self.wait_for_ready,
         };
         (head, message)
     }

@@ -543,9 +543,12 @@ async fn channel_reconnects_after_server_restart() {
             .0
             .serve_with_listener(listener, std::future::pending()),
     );
-    let resp = client
-        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("back")))
-        .await;
+    // The failed reconnection put the channel in TRANSIENT_FAILURE, where fail-fast calls
+    // fail at once until the backoff (1 s) has passed: wait for ready instead.
+    let mut req = Request::new(Msg::text("back"));
+    req.set_wait_for_ready(true);
+    req.set_timeout(Duration::from_secs(10));
+    let resp = client.unary::<Msg, Msg>(UNARY, req).await;
     assert_eq!(resp.unwrap().get_ref().text, "back");
 }
 

@@ -1,156 +1,57 @@
-//! A channel: one lazily (re)connected HTTP/2 connection that many calls share.
+//! The channel: a target resolved to addresses, a load balancer over one subchannel per
+//! address, and the pick every call makes.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::watch;
 
+use super::backoff::BackoffConfig;
+use super::connector::{dial, with_tls, ConnectFuture, Connector, Tls};
+use super::control::Control;
+use super::subchannel::SubchannelConfig;
+use super::ConnectivityState;
+use crate::balancer::{LbPolicy, PickFirst, PickInfo, PickResult};
+use crate::resolver::{has_port, Address, Fixed, ResolverBuilder, ResolverRegistry, Target};
 use crate::transport::client::{ConnConfig, Connection};
 use crate::transport::{BoxIo, Io};
-use crate::{Error, Status};
+use crate::{Error, MetadataMap, Status};
 
-type ConnectFuture = Pin<Box<dyn Future<Output = std::io::Result<BoxIo>> + Send>>;
-
-/// Opens a new byte stream to the server (TCP, Unix socket, in-memory, later TLS).
-trait Connector: Send + Sync + 'static {
-    fn connect(&self) -> ConnectFuture;
-}
-
-impl<F> Connector for F
-where
-    F: Fn() -> ConnectFuture + Send + Sync + 'static,
-{
-    fn connect(&self) -> ConnectFuture {
-        self()
-    }
-}
-
-/// Where a channel connects, parsed from a target string.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Address {
-    Tcp(String),
-    Unix(String),
-}
-
-/// A parsed target: where to connect, the `:authority`, and whether the scheme asks for TLS.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Target {
-    address: Address,
-    authority: String,
-    /// The host part, for TLS server-name verification.
-    host: String,
-    tls: bool,
-}
-
-/// Parses gRPC naming targets: `host:port`, `http(s)://host:port`, `dns:[//auth/]host:port`,
-/// `ipv4:addr:port`, `ipv6:[addr]:port`, `unix:path`, `unix:///abs/path`.
-fn parse_target(target: &str) -> Result<Target, Error> {
-    let bad = |reason: &str| Error::InvalidTarget {
-        target: target.to_string(),
-        reason: reason.to_string(),
-    };
-    if let Some(path) = target.strip_prefix("unix:") {
-        let path = path.strip_prefix("//").unwrap_or(path);
-        if path.is_empty() {
-            return Err(bad("empty unix socket path"));
-        }
-        return Ok(Target {
-            address: Address::Unix(path.to_string()),
-            authority: "localhost".to_string(),
-            host: "localhost".to_string(),
-            tls: false,
-        });
-    }
-    if let Some((scheme, _)) = target.split_once("://") {
-        if !matches!(scheme, "http" | "https" | "dns") {
-            return Err(bad(&format!(
-                "unsupported scheme {scheme:?} (use http://, https://, dns:, ipv4:, ipv6: or unix:)"
-            )));
-        }
-    }
-    let tls = target.starts_with("https://");
-    let hostport = if let Some(rest) = target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("https://"))
-    {
-        rest.trim_end_matches('/')
-    } else if let Some(rest) = target.strip_prefix("dns:") {
-        // dns:[//authority/]host[:port]: the DNS server authority is ignored.
-        match rest.strip_prefix("//") {
-            Some(with_auth) => with_auth.split_once('/').map(|(_, h)| h).unwrap_or(""),
-            None => rest,
-        }
-    } else if let Some(rest) = target
-        .strip_prefix("ipv4:")
-        .or_else(|| target.strip_prefix("ipv6:"))
-    {
-        // The first address of a list.
-        rest.split(',').next().unwrap_or("")
-    } else {
-        target
-    };
-    if hostport.is_empty() || hostport.contains('/') {
-        return Err(bad("expected host:port"));
-    }
-    let with_port = if has_port(hostport) {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:443")
-    };
-    let host = with_port
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_string())
-        .unwrap_or_default();
-    Ok(Target {
-        address: Address::Tcp(with_port.clone()),
-        authority: with_port,
-        host,
-        tls,
-    })
-}
-
-fn has_port(hostport: &str) -> bool {
-    match hostport.rsplit_once(':') {
-        Some((host, port)) => {
-            port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
-        }
-        None => false,
-    }
-}
-
-struct Inner {
-    authority: String,
-    scheme: &'static str,
-    connector: Box<dyn Connector>,
-    config: ConnConfig,
-    connect_timeout: Duration,
-    current: Mutex<Option<Connection>>,
-    connecting: tokio::sync::Mutex<()>,
-}
-
-/// A virtual connection to a server: cheap to clone, shared by every call and client.
+/// A virtual connection to a service: cheap to clone, shared by every call and client.
 ///
-/// Connects lazily (on the first call) or eagerly ([`Channel::connect`]); reconnects on the next
-/// call after the connection drops (calls in flight then fail with UNAVAILABLE).
+/// A channel resolves its target to addresses (see [`resolver`](crate::resolver)), keeps a
+/// subchannel (one HTTP/2 connection) per address its load-balancing policy wants (see
+/// [`balancer`](crate::balancer); `pick_first` by default), and sends each call over the
+/// subchannel the policy picks. It starts [`Idle`](ConnectivityState::Idle) and connects on
+/// the first call (or at once with [`Channel::connect`]); failed connection attempts are
+/// retried with exponential backoff ([`BackoffConfig`]).
+///
+/// While no connection is ready after an attempt, calls fail with UNAVAILABLE at once, unless
+/// they [wait for ready](crate::Request::set_wait_for_ready): those wait until a connection
+/// is ready or their deadline passes. Calls in flight on a connection that drops fail with
+/// UNAVAILABLE.
 #[derive(Clone)]
 pub struct Channel {
-    inner: Arc<Inner>,
+    control: Arc<Control>,
 }
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Channel")
-            .field("authority", &self.inner.authority)
+            .field("authority", &self.control.authority)
+            .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
 
 impl Channel {
-    /// Connects to `target` now, failing if the server cannot be reached.
+    /// Connects to `target` now, failing if no server can be reached.
     ///
-    /// Targets: `http://host:port`, `host:port`, `dns:///host:port`, `unix:/path/to.sock`.
+    /// Targets, as in gRPC's naming doc: `host:port`, `http://host:port`, `https://host:port`
+    /// (TLS), `dns:[//authority/]host[:port]`, `ipv4:addr[:port][,addr[:port]…]`,
+    /// `ipv6:[addr]:port[,…]`, `unix:path`, `unix:///absolute/path`, `unix-abstract:name`,
+    /// and any scheme registered with [`Endpoint::resolver`].
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), rill::Error> {
@@ -171,7 +72,8 @@ impl Channel {
         Endpoint::new(target).connect_lazy()
     }
 
-    /// An [`Endpoint`] to configure (TLS, connect timeout) before connecting.
+    /// An [`Endpoint`] to configure (TLS, load balancing, resolvers, backoff) before
+    /// connecting.
     ///
     /// ```
     /// use std::time::Duration;
@@ -197,7 +99,7 @@ impl Channel {
     /// ```
     pub fn from_io<I: Io>(io: I) -> Channel {
         let slot: Mutex<Option<BoxIo>> = Mutex::new(Some(Box::new(io)));
-        let connector = move || -> ConnectFuture {
+        let connector = move |_: &Address| -> ConnectFuture {
             let io = slot.lock().ok().and_then(|mut s| s.take());
             Box::pin(async move {
                 io.ok_or_else(|| {
@@ -208,10 +110,11 @@ impl Channel {
                 })
             })
         };
-        Channel::from_connector("localhost".to_string(), "http", Box::new(connector))
+        Channel::over_connector("localhost", Arc::new(connector))
     }
 
-    /// A channel whose connections come from `connect` (custom transports, test pipes).
+    /// A channel whose connections come from `connect` (custom transports, test pipes): one
+    /// subchannel, which calls `connect` for each connection attempt.
     ///
     /// ```
     /// let channel = rill::Channel::with_connector("example.test", || async {
@@ -225,85 +128,184 @@ impl Channel {
         Fut: Future<Output = std::io::Result<I>> + Send + 'static,
         I: Io,
     {
-        let connector = move || -> ConnectFuture {
+        let connector = move |_: &Address| -> ConnectFuture {
             let fut = connect();
             Box::pin(async move { fut.await.map(|io| Box::new(io) as BoxIo) })
         };
-        Channel::from_connector(authority.to_string(), "http", Box::new(connector))
+        Channel::over_connector(authority, Arc::new(connector))
     }
 
-    fn from_connector(
-        authority: String,
-        scheme: &'static str,
-        connector: Box<dyn Connector>,
-    ) -> Channel {
-        Channel::with_settings(authority, scheme, connector, DEFAULT_CONNECT_TIMEOUT)
-    }
-
-    fn with_settings(
-        authority: String,
-        scheme: &'static str,
-        connector: Box<dyn Connector>,
-        connect_timeout: Duration,
-    ) -> Channel {
-        Channel {
-            inner: Arc::new(Inner {
-                authority,
-                scheme,
+    fn over_connector(authority: &str, connector: Arc<dyn Connector>) -> Channel {
+        let target = Target::with_scheme("fixed", authority, authority);
+        let control = Control::new(
+            authority.to_string(),
+            "http",
+            target,
+            Arc::new(Fixed(vec![Address::custom(authority)])),
+            &PickFirst,
+            SubchannelConfig {
                 connector,
-                config: ConnConfig::default(),
-                connect_timeout,
-                current: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(()),
-            }),
-        }
+                backoff: BackoffConfig::default(),
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                conn: ConnConfig::default(),
+            },
+        );
+        Channel { control }
+    }
+
+    /// The channel's connectivity state, as its load-balancing policy aggregates those of
+    /// its subchannels.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use rill::client::ConnectivityState;
+    /// let channel = rill::Channel::lazy("127.0.0.1:50051").unwrap();
+    /// assert_eq!(channel.state(), ConnectivityState::Idle);
+    /// # }
+    /// ```
+    pub fn state(&self) -> ConnectivityState {
+        *self.control.state.borrow()
+    }
+
+    /// Follows the channel's connectivity state: the receiver sees each new state (states
+    /// that change quickly may be seen only as the latest one).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rill::client::ConnectivityState;
+    /// let channel = rill::Channel::lazy("127.0.0.1:50051")?;
+    /// let mut states = channel.watch_state();
+    /// channel.request_connection();
+    /// states.wait_for(|s| *s == ConnectivityState::Ready).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn watch_state(&self) -> watch::Receiver<ConnectivityState> {
+        self.control.state.subscribe()
+    }
+
+    /// Starts connecting if the channel is IDLE, without waiting (a call does this too).
+    /// Needs to run inside a tokio runtime; does nothing outside one.
+    pub fn request_connection(&self) {
+        self.control.exit_idle();
+    }
+
+    /// Retries at once the connections that are waiting out a backoff (when the application
+    /// knows the network is back, say), and starts their backoff over.
+    pub fn reset_connect_backoff(&self) {
+        self.control.reset_backoff();
     }
 
     /// The `:authority` calls on this channel carry.
     pub(crate) fn authority(&self) -> &str {
-        &self.inner.authority
+        &self.control.authority
     }
 
     /// The `:scheme` calls on this channel carry: `https` over TLS, else `http`.
     pub(crate) fn scheme(&self) -> &'static str {
-        self.inner.scheme
+        self.control.scheme
     }
 
-    fn live_connection(&self) -> Option<Connection> {
-        let current = self.inner.current.lock().ok()?;
-        current.as_ref().filter(|c| !c.is_closed()).cloned()
+    /// The connection for a call: what the picker says, or (while it has nothing ready)
+    /// after waiting for a better picker, within the deadline. Fail-fast calls fail with the
+    /// picker's status; `wait_for_ready` ones wait through failures.
+    pub(crate) async fn pick(
+        &self,
+        info: &PickInfo<'_>,
+        wait_for_ready: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Connection, Status> {
+        // The hot path: a read lock, an Arc clone, the pick, a connection clone.
+        let picker = self.control.picker.borrow().clone();
+        if let PickResult::Pick(subchannel) = picker.pick(info) {
+            if let Some(connection) = subchannel.ready_connection() {
+                return Ok(connection);
+            }
+        }
+        let wait = self.wait_for_pick(info, wait_for_ready);
+        match deadline {
+            None => wait.await,
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), wait)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Status::deadline_exceeded(
+                        "deadline exceeded while waiting for a connection",
+                    ))
+                }),
+        }
     }
 
-    /// The live connection, connecting (once, for all waiting calls) if there is none.
-    pub(crate) async fn connection(&self) -> Result<Connection, Status> {
-        if let Some(conn) = self.live_connection() {
-            return Ok(conn);
+    async fn wait_for_pick(
+        &self,
+        info: &PickInfo<'_>,
+        wait_for_ready: bool,
+    ) -> Result<Connection, Status> {
+        let mut pickers = self.control.picker.subscribe();
+        loop {
+            let picker = pickers.borrow_and_update().clone();
+            match picker.pick(info) {
+                PickResult::Pick(subchannel) => {
+                    if let Some(connection) = subchannel.ready_connection() {
+                        return Ok(connection);
+                    }
+                    // Its connection just closed: the balancer will know soon.
+                }
+                PickResult::Queue => {}
+                PickResult::Fail(status) if !wait_for_ready => return Err(status),
+                PickResult::Fail(_) => {}
+            }
+            if self.state() == ConnectivityState::Idle {
+                self.control.exit_idle();
+            }
+            if pickers.changed().await.is_err() {
+                return Err(Status::unavailable("the channel was shut down"));
+            }
         }
-        let _connecting = self.inner.connecting.lock().await;
-        if let Some(conn) = self.live_connection() {
-            return Ok(conn);
-        }
-        let io = tokio::time::timeout(self.inner.connect_timeout, self.inner.connector.connect())
+    }
+
+    /// Waits for the first connection attempts to end: a connection, or their error.
+    async fn ready(&self) -> Result<(), Status> {
+        let metadata = MetadataMap::new();
+        self.pick(&PickInfo::new("", &metadata), false, None)
             .await
-            .map_err(|_| Status::unavailable("connect timed out"))?
-            .map_err(|e| Status::unavailable(format!("connect failed: {e}")))?;
-        let conn = Connection::handshake(io, &self.inner.config).await?;
-        if let Ok(mut current) = self.inner.current.lock() {
-            *current = Some(conn.clone());
-        }
-        Ok(conn)
+            .map(drop)
     }
 }
 
+/// MIN_CONNECT_TIMEOUT of grpc/grpc `doc/connection-backoff.md`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How to reach a server: the target plus connection settings; builds [`Channel`]s.
-#[derive(Clone, Debug)]
+/// How to reach a service: the target plus connection settings; builds [`Channel`]s.
+///
+/// ```
+/// use rill::balancer::RoundRobin;
+/// let channel = rill::client::Endpoint::new("dns:///localhost:50051")
+///     .load_balancer(RoundRobin)
+///     .connect_lazy()
+///     .unwrap();
+/// # drop(channel);
+/// ```
+#[derive(Clone)]
 pub struct Endpoint {
     target: String,
     connect_timeout: Duration,
+    backoff: BackoffConfig,
+    registry: ResolverRegistry,
+    policy: Arc<dyn LbPolicy>,
+    connector: Option<Arc<dyn Connector>>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTlsConfig>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("target", &self.target)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("backoff", &self.backoff)
+            .field("resolvers", &self.registry)
+            .field("load_balancer", &self.policy.name())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -318,14 +320,87 @@ impl Endpoint {
         Endpoint {
             target: target.to_string(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            backoff: BackoffConfig::default(),
+            registry: ResolverRegistry::new(),
+            policy: Arc::new(PickFirst),
+            connector: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
     }
 
-    /// How long connecting (TCP + TLS + HTTP/2 preface) may take; default 20 s.
+    /// The least time a connection attempt (TCP + TLS + HTTP/2 preface) may take: the
+    /// MIN_CONNECT_TIMEOUT of gRPC's connection backoff; 20 s by default. An attempt may take
+    /// longer while the current backoff is longer.
     pub fn connect_timeout(mut self, timeout: Duration) -> Endpoint {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How failed connection attempts are spaced (gRPC's connection backoff by default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut backoff = rill::client::BackoffConfig::default();
+    /// backoff.initial_delay = Duration::from_millis(100);
+    /// let endpoint = rill::client::Endpoint::new("127.0.0.1:50051").connect_backoff(backoff);
+    /// # drop(endpoint);
+    /// ```
+    pub fn connect_backoff(mut self, backoff: BackoffConfig) -> Endpoint {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The load-balancing policy: [`PickFirst`] (the default) or
+    /// [`RoundRobin`](crate::balancer::RoundRobin), or your own.
+    pub fn load_balancer(mut self, policy: impl LbPolicy) -> Endpoint {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Adds a resolver for its scheme (replacing the built-in one of that scheme, if any).
+    ///
+    /// ```
+    /// let resolver = rill::resolver::ManualResolver::new();
+    /// let channel = rill::client::Endpoint::new("manual:///service")
+    ///     .resolver(resolver.clone())
+    ///     .connect_lazy()
+    ///     .unwrap();
+    /// # drop(channel);
+    /// ```
+    pub fn resolver(mut self, builder: impl ResolverBuilder) -> Endpoint {
+        self.registry.register(builder);
+        self
+    }
+
+    /// Replaces the resolvers this endpoint knows (by default the built-in ones).
+    pub fn resolver_registry(mut self, registry: ResolverRegistry) -> Endpoint {
+        self.registry = registry;
+        self
+    }
+
+    /// Opens each connection's byte stream with `connect` instead of TCP or Unix sockets
+    /// (proxies, custom transports); TLS, if configured, still runs on top.
+    ///
+    /// ```
+    /// let endpoint = rill::client::Endpoint::new("ipv4:127.0.0.1:50051,127.0.0.1:50052")
+    ///     .connector(|address: rill::resolver::Address| async move {
+    ///         let socket = address.socket_addr().ok_or(std::io::ErrorKind::Unsupported)?;
+    ///         tokio::net::TcpStream::connect(socket).await
+    ///     });
+    /// # drop(endpoint);
+    /// ```
+    pub fn connector<F, Fut, I>(mut self, connect: F) -> Endpoint
+    where
+        F: Fn(Address) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::io::Result<I>> + Send + 'static,
+        I: Io,
+    {
+        let connector = move |address: &Address| -> ConnectFuture {
+            let fut = connect(address.clone());
+            Box::pin(async move { fut.await.map(|io| Box::new(io) as BoxIo) })
+        };
+        self.connector = Some(Arc::new(connector));
         self
     }
 
@@ -339,62 +414,82 @@ impl Endpoint {
 
     /// A channel that connects on its first call.
     pub fn connect_lazy(&self) -> Result<Channel, Error> {
-        let target = parse_target(&self.target)?;
-        let tls = self.tls_connector(&target)?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let address = target.address.clone();
-        let connector = move || -> ConnectFuture {
-            let address = address.clone();
-            let tls = tls.clone();
-            Box::pin(async move {
-                let io: BoxIo = match address {
-                    Address::Tcp(hostport) => {
-                        let stream = TcpStream::connect(hostport).await?;
-                        stream.set_nodelay(true)?;
-                        Box::new(stream)
-                    }
-                    Address::Unix(path) => Box::new(UnixStream::connect(path).await?),
-                };
-                match tls {
-                    None => Ok(io),
-                    Some(tls) => tls.connect(io).await,
-                }
-            })
+        let invalid = |reason: String| Error::InvalidTarget {
+            target: self.target.clone(),
+            reason,
         };
-        Ok(Channel::with_settings(
-            target.authority,
+        let (target, builder, https) = self.parse_target().map_err(invalid)?;
+        let authority = builder
+            .authority(&target)
+            .map_err(|e| invalid(e.to_string()))?;
+        let tls = self.tls_connector(https, host_of(&authority))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let raw = self.connector.clone().unwrap_or_else(|| Arc::new(dial));
+        let control = Control::new(
+            authority,
             scheme,
-            Box::new(connector),
-            self.connect_timeout,
-        ))
+            target,
+            builder,
+            &*self.policy,
+            SubchannelConfig {
+                connector: Arc::new(with_tls(raw, tls)),
+                backoff: self.backoff,
+                connect_timeout: self.connect_timeout,
+                conn: ConnConfig::default(),
+            },
+        );
+        Ok(Channel { control })
     }
 
-    /// A channel connected now; fails if the server cannot be reached.
+    /// A channel connected now; fails if the first connection attempts fail.
     pub async fn connect(&self) -> Result<Channel, Error> {
         let channel = self.connect_lazy()?;
-        channel
-            .connection()
-            .await
-            .map_err(|status| Error::Connect {
-                target: self.target.clone(),
-                status,
-            })?;
+        channel.ready().await.map_err(|status| Error::Connect {
+            target: self.target.clone(),
+            status,
+        })?;
         Ok(channel)
     }
 
+    /// The target, its resolver, and whether it asks for TLS (`https://`). `http(s)://`
+    /// targets and targets of unregistered schemes (`localhost:50051`) go to `dns`.
+    fn parse_target(&self) -> Result<(Target, Arc<dyn ResolverBuilder>, bool), String> {
+        let target = self.target.as_str();
+        let dns = || {
+            self.registry
+                .get("dns")
+                .ok_or_else(|| "no resolver is registered for dns".to_string())
+        };
+        for (prefix, https) in [("http://", false), ("https://", true)] {
+            if let Some(rest) = target.strip_prefix(prefix) {
+                let host_port = rest.strip_suffix('/').unwrap_or(rest);
+                if host_port.is_empty() || host_port.contains('/') {
+                    return Err("expected host:port".to_string());
+                }
+                return Ok((Target::with_scheme("dns", host_port, target), dns()?, https));
+            }
+        }
+        if let Some(parsed) = Target::parse(target) {
+            if let Some(builder) = self.registry.get(parsed.scheme()) {
+                return Ok((parsed, builder, false));
+            }
+        }
+        Ok((Target::with_scheme("dns", target, target), dns()?, false))
+    }
+
     #[cfg(feature = "tls")]
-    fn tls_connector(&self, target: &Target) -> Result<Option<crate::tls::Connector>, Error> {
-        let config = match (&self.tls, target.tls) {
+    fn tls_connector(&self, https: bool, host: &str) -> Result<Tls, Error> {
+        let config = match (&self.tls, https) {
             (Some(config), _) => config.clone(),
             (None, true) => crate::tls::ClientTlsConfig::new(),
             (None, false) => return Ok(None),
         };
-        Ok(Some(crate::tls::Connector::new(&config, &target.host)?))
+        Ok(Some(crate::tls::Connector::new(&config, host)?))
     }
 
     #[cfg(not(feature = "tls"))]
-    fn tls_connector(&self, target: &Target) -> Result<Option<NoTls>, Error> {
-        if target.tls {
+    fn tls_connector(&self, https: bool, _host: &str) -> Result<Tls, Error> {
+        if https {
             return Err(Error::InvalidTarget {
                 target: self.target.clone(),
                 reason: "https:// needs rill's `tls` feature".to_string(),
@@ -404,15 +499,11 @@ impl Endpoint {
     }
 }
 
-/// Stands in for the TLS connector when the `tls` feature is off.
-#[cfg(not(feature = "tls"))]
-#[derive(Clone)]
-struct NoTls;
-
-#[cfg(not(feature = "tls"))]
-impl NoTls {
-    async fn connect(&self, io: BoxIo) -> std::io::Result<BoxIo> {
-        Ok(io)
+/// The host part of an authority, for TLS server-name verification.
+fn host_of(authority: &str) -> &str {
+    match authority.rsplit_once(':') {
+        Some((host, _)) if has_port(authority) => host,
+        _ => authority,
     }
 }
 
@@ -420,77 +511,42 @@ impl NoTls {
 mod tests {
     use super::*;
 
+    fn authority(target: &str) -> Result<(String, bool), String> {
+        let endpoint = Endpoint::new(target);
+        let (target, builder, https) = endpoint.parse_target()?;
+        let authority = builder.authority(&target).map_err(|e| e.to_string())?;
+        Ok((authority, https))
+    }
+
     #[test]
-    fn parses_targets() {
-        let cases: &[(&str, Address, &str)] = &[
-            (
-                "127.0.0.1:50051",
-                Address::Tcp("127.0.0.1:50051".into()),
-                "127.0.0.1:50051",
-            ),
-            (
-                "http://localhost:8080",
-                Address::Tcp("localhost:8080".into()),
-                "localhost:8080",
-            ),
-            (
-                "http://localhost:8080/",
-                Address::Tcp("localhost:8080".into()),
-                "localhost:8080",
-            ),
-            (
-                "dns:///example.com:9000",
-                Address::Tcp("example.com:9000".into()),
-                "example.com:9000",
-            ),
-            (
-                "dns://8.8.8.8/example.com:9000",
-                Address::Tcp("example.com:9000".into()),
-                "example.com:9000",
-            ),
-            (
-                "dns:example.com",
-                Address::Tcp("example.com:443".into()),
-                "example.com:443",
-            ),
-            (
-                "ipv4:10.0.0.1:1,10.0.0.2:2",
-                Address::Tcp("10.0.0.1:1".into()),
-                "10.0.0.1:1",
-            ),
-            (
-                "ipv6:[::1]:50051",
-                Address::Tcp("[::1]:50051".into()),
-                "[::1]:50051",
-            ),
-            (
-                "unix:/tmp/s.sock",
-                Address::Unix("/tmp/s.sock".into()),
-                "localhost",
-            ),
-            (
-                "unix:///tmp/s.sock",
-                Address::Unix("/tmp/s.sock".into()),
-                "localhost",
-            ),
-            (
-                "unix:rel.sock",
-                Address::Unix("rel.sock".into()),
-                "localhost",
-            ),
+    fn targets_and_authorities() {
+        let cases: &[(&str, &str)] = &[
+            ("127.0.0.1:50051", "127.0.0.1:50051"),
+            ("localhost:50051", "localhost:50051"),
+            ("http://localhost:8080", "localhost:8080"),
+            ("http://localhost:8080/", "localhost:8080"),
+            ("dns:///example.com:9000", "example.com:9000"),
+            ("dns://8.8.8.8/example.com:9000", "example.com:9000"),
+            ("dns:example.com", "example.com:443"),
+            ("ipv4:10.0.0.1:1,10.0.0.2:2", "10.0.0.1:1"),
+            ("ipv6:[::1]:50051", "[::1]:50051"),
+            ("unix:/tmp/s.sock", "localhost"),
+            ("unix:///tmp/s.sock", "localhost"),
+            ("unix:rel.sock", "localhost"),
+            ("unix-abstract:name", "localhost"),
         ];
-        for (target, address, authority) in cases {
-            let parsed = parse_target(target).unwrap();
-            assert_eq!(&parsed.address, address, "{target}");
-            assert_eq!(&parsed.authority, authority, "{target}");
-            assert!(!parsed.tls, "{target}");
+        for (target, expected) in cases {
+            let (authority, https) = authority(target).unwrap();
+            assert_eq!(&authority, expected, "{target}");
+            assert!(!https, "{target}");
         }
-        let tls = parse_target("https://example.com").unwrap();
-        assert!(tls.tls);
         assert_eq!(
-            (tls.authority.as_str(), tls.host.as_str()),
-            ("example.com:443", "example.com")
+            authority("https://example.com").unwrap(),
+            ("example.com:443".to_string(), true)
         );
+        assert_eq!(host_of("example.com:443"), "example.com");
+        assert_eq!(host_of("[::1]:443"), "[::1]");
+        assert_eq!(host_of("localhost"), "localhost");
     }
 
     #[test]
@@ -504,9 +560,20 @@ mod tests {
             "ftp://h:1",
         ] {
             assert!(
-                parse_target(target).is_err(),
+                Endpoint::new(target).connect_lazy().is_err(),
                 "{target:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn custom_schemes_need_a_resolver() {
+        let manual = crate::resolver::ManualResolver::with_scheme("custom");
+        assert!(Endpoint::new("custom:///svc").connect_lazy().is_err());
+        let channel = Endpoint::new("custom:///svc")
+            .resolver(manual)
+            .connect_lazy()
+            .unwrap();
+        assert_eq!(channel.authority(), "svc");
     }
 }

@@ -11,6 +11,7 @@ use http::{header, HeaderValue};
 
 use super::layer::{Body, Kind, RawResponse, RawStream, ResponseBody};
 use super::{Channel, Options};
+use crate::balancer::PickInfo;
 use crate::codec::FrameDecoder;
 use crate::compression::CompressionEncoding;
 use crate::deadline::format_grpc_timeout;
@@ -165,7 +166,12 @@ impl Wire<'_> {
         head: &Request<()>,
     ) -> Result<(SendBody, PendingResponse), Status> {
         let request = self.http_head(path, head)?;
-        let connection = self.channel.connection().await?;
+        let wait_for_ready = head.wait_for_ready().unwrap_or(self.options.wait_for_ready);
+        let info = PickInfo::new(path, head.metadata());
+        let connection = self
+            .channel
+            .pick(&info, wait_for_ready, head.deadline())
+            .await?;
         connection.start_call(request).await
     }
 

@@ -1,16 +1,25 @@
-//! The gRPC client: [`Channel`] (connections) and [`Client`] (per-client call options and the
-//! typed call helpers that generated clients use).
+//! The gRPC client: [`Channel`] (name resolution, load balancing, connections) and
+//! [`Client`] (per-client call options and the typed call helpers that generated clients use).
 
+pub(crate) mod backoff;
 mod call;
 mod channel;
+mod connectivity;
+mod connector;
+mod control;
 mod exchange;
 mod layer;
+pub(crate) mod subchannel;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use backoff::BackoffConfig;
 pub use channel::{Channel, Endpoint};
+pub use connectivity::ConnectivityState;
 pub use layer::{Body, ResponseBody, Transport};
+
+pub(crate) use control::Control;
 
 use crate::compression::{accept_encoding_value, CompressionEncoding};
 use crate::{Request, Status};
@@ -26,6 +35,7 @@ pub(crate) struct Options {
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
     timeout: Option<Duration>,
+    wait_for_ready: bool,
     interceptors: Vec<Interceptor>,
     /// The exchange wrapped in the client's tower layers; `None` calls it directly.
     dispatch: Option<layer::ClientDispatch>,
@@ -41,6 +51,7 @@ impl Default for Options {
             max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
             timeout: None,
+            wait_for_ready: false,
             interceptors: Vec::new(),
             dispatch: None,
         }
@@ -120,6 +131,19 @@ impl Client {
     /// Default timeout for calls whose request sets none.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.with(|o| o.timeout = Some(timeout))
+    }
+
+    /// Makes calls wait for a ready connection (until their deadline) instead of failing
+    /// with UNAVAILABLE at once while the channel has none; a request's own
+    /// [`set_wait_for_ready`](Request::set_wait_for_ready) overrides this.
+    ///
+    /// ```
+    /// let client = rill::Client::new(rill::Channel::lazy("localhost:50051").unwrap())
+    ///     .wait_for_ready(true);
+    /// # drop(client);
+    /// ```
+    pub fn wait_for_ready(self, wait: bool) -> Self {
+        self.with(|o| o.wait_for_ready = wait)
     }
 
     /// Largest response message accepted (default 4 MiB); larger → RESOURCE_EXHAUSTED.

@@ -1,9 +1,7 @@
 //! Client side of an HTTP/2 connection: handshake, opening streams, connection liveness.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
 
 use super::{status_from_h2, BoxIo, RecvBody, SendBody};
 use crate::Status;
@@ -30,7 +28,8 @@ impl Default for ConnConfig {
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {
     send: h2::client::SendRequest<Bytes>,
-    closed: Arc<AtomicBool>,
+    /// Cancelled when the connection has ended (or cannot open streams any more).
+    closed: CancellationToken,
 }
 
 impl Connection {
@@ -43,20 +42,25 @@ impl Connection {
             .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| Status::unavailable(format!("http/2 handshake failed: {e}")))?;
-        let closed = Arc::new(AtomicBool::new(false));
+        let closed = CancellationToken::new();
         let flag = closed.clone();
         tokio::spawn(async move {
             if let Err(err) = conn.await {
                 tracing::debug!(error = %err, "client connection ended");
             }
-            flag.store(true, Ordering::Release);
+            flag.cancel();
         });
         Ok(Connection { send, closed })
     }
 
     /// Whether the connection has ended (a new one is needed).
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.is_cancelled()
+    }
+
+    /// Completes when the connection has ended.
+    pub(crate) async fn closed(&self) {
+        self.closed.cancelled().await
     }
 
     /// Opens a stream: sends the request headers and returns the body sender and the response.
@@ -65,7 +69,7 @@ impl Connection {
         head: http::Request<()>,
     ) -> Result<(SendBody, PendingResponse), Status> {
         let mut send = self.send.clone().ready().await.map_err(|e| {
-            self.closed.store(true, Ordering::Release);
+            self.closed.cancel();
             status_from_h2(e)
         })?;
         let (response, stream) = send.send_request(head, false).map_err(status_from_h2)?;
