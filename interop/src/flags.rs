@@ -166,6 +166,9 @@ pub struct ClientFlags {
     pub server_port: u16,
     /// The name to claim as `:authority` (and for TLS), instead of `server_host`.
     pub server_host_override: Option<String>,
+    /// Any channel target (`dns:///host:port`, `ipv4:a:p,b:p`, `unix:path`…), in place of
+    /// `server_host` and `server_port`.
+    pub server_uri: Option<String>,
     /// The test case to run, or `all`.
     pub test_case: String,
     /// Whether to use TLS.
@@ -196,7 +199,7 @@ pub struct ClientFlags {
 
 /// Usage of an interop client.
 pub const CLIENT_USAGE: &str = "usage: --server_port=PORT [--server_host=localhost] \
-[--server_host_override=NAME] [--test_case=NAME|all] [--use_tls=false] \
+[--server_host_override=NAME] [--server_uri=TARGET] [--test_case=NAME|all] [--use_tls=false] \
 [--use_test_ca=false] [--ca_file=PEM] \
 [--soak_iterations=10] [--soak_max_failures=0] \
 [--soak_per_iteration_max_acceptable_latency_ms=1000] [--soak_overall_timeout_seconds=10] \
@@ -207,6 +210,7 @@ const CLIENT_FLAGS: &[&str] = &[
     "server_host",
     "server_port",
     "server_host_override",
+    "server_uri",
     "test_case",
     "use_tls",
     "use_test_ca",
@@ -234,6 +238,7 @@ impl ClientFlags {
             server_host: raw.string("server_host", "localhost"),
             server_port: raw.parsed("server_port", 10000)?,
             server_host_override: raw.optional("server_host_override"),
+            server_uri: raw.optional("server_uri"),
             test_case: raw.string("test_case", "large_unary"),
             use_tls: raw.boolean("use_tls")?,
             use_test_ca: raw.boolean("use_test_ca")?,

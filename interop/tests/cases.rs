@@ -128,3 +128,18 @@ async fn tonic_client_rill_server_every_case() {
     let rill_names: Vec<_> = CASES.iter().map(|c| c.name).collect();
     assert_eq!(names, rill_names);
 }
+
+#[tokio::test]
+async fn server_uri_reaches_the_server_through_any_target_form() {
+    let addr = spawn_rill().await;
+    for uri in [
+        format!("dns:///localhost:{}", addr.port()),
+        format!("ipv4:127.0.0.1:{}", addr.port()),
+        format!("127.0.0.1:{}", addr.port()),
+    ] {
+        let args = [format!("--server_uri={uri}")];
+        let ctx = Ctx::new(ClientFlags::parse(args, &mut Vec::new()).unwrap());
+        let case = CASES.iter().find(|c| c.name == "large_unary").unwrap();
+        assert_eq!(run_case(&ctx, case).await, Ok(()), "{uri}");
+    }
+}

@@ -98,13 +98,23 @@ impl Ctx {
 /// `server_host_override` as `:authority` when given, adding `--additional_metadata`.
 fn new_client(flags: &ClientFlags, tls: Option<&ClientTlsConfig>) -> Result<Client, String> {
     let address = flags.server_address();
-    let channel = match tls {
+    let channel = match (tls, &flags.server_uri) {
+        // --server_uri: any target the channel resolves (dns:, ipv4:, unix:…).
+        (tls, Some(uri)) => {
+            let mut endpoint = Channel::builder(uri);
+            if let Some(tls) = tls {
+                endpoint = endpoint.tls_config(tls.clone());
+            }
+            endpoint
+                .connect_lazy()
+                .map_err(|e| format!("--server_uri {uri}: {e}"))?
+        }
         // TLS: verify the server as `server_host_override` (or the host) with the given CA.
-        Some(tls) => Channel::builder(&format!("https://{address}"))
+        (Some(tls), None) => Channel::builder(&format!("https://{address}"))
             .tls_config(tls.clone())
             .connect_lazy()
             .map_err(|e| format!("tls channel: {e}"))?,
-        None => Channel::with_connector(&flags.authority(), move || {
+        (None, None) => Channel::with_connector(&flags.authority(), move || {
             let address = address.clone();
             async move {
                 let stream = tokio::net::TcpStream::connect(address).await?;
