@@ -3,6 +3,30 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// `TypeId`s are already hashes: pass them through instead of SipHashing them.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // TypeId hashes through write_u64/write_u128; fold anything else in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map = HashMap<TypeId, Box<dyn Any + Send + Sync>, BuildHasherDefault<IdHasher>>;
 
 /// Values of any type, keyed by type, that travel with a [`Request`](crate::Request) or
 /// [`Response`](crate::Response) inside one process (never on the wire).
@@ -16,7 +40,8 @@ use std::fmt;
 /// ```
 #[derive(Default)]
 pub struct Extensions {
-    map: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    // Most requests carry no extension or one: allocate only when something is inserted.
+    map: Option<Box<Map>>,
 }
 
 impl Extensions {
@@ -32,6 +57,7 @@ impl Extensions {
     /// Inserts a value, returning the previous value of that type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
         self.map
+            .get_or_insert_with(Box::default)
             .insert(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|b| *b))
     }
@@ -39,6 +65,7 @@ impl Extensions {
     /// The value of type `T`, if any.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.map
+            .as_ref()?
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref())
     }
@@ -46,6 +73,7 @@ impl Extensions {
     /// A mutable reference to the value of type `T`, if any.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
         self.map
+            .as_mut()?
             .get_mut(&TypeId::of::<T>())
             .and_then(|b| b.downcast_mut())
     }
@@ -53,20 +81,21 @@ impl Extensions {
     /// Removes and returns the value of type `T`.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
         self.map
+            .as_mut()?
             .remove(&TypeId::of::<T>())
             .and_then(|b| b.downcast().ok().map(|b| *b))
     }
 
     /// Whether the set holds no value.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.as_ref().is_none_or(|m| m.is_empty())
     }
 }
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Extensions")
-            .field("len", &self.map.len())
+            .field("len", &self.map.as_ref().map_or(0, |m| m.len()))
             .finish()
     }
 }

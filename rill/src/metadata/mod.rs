@@ -230,7 +230,40 @@ impl MetadataMap {
 
     /// Keeps the custom metadata of received headers, dropping reserved keys and entries that
     /// break the key or ASCII value rules.
-    pub(crate) fn from_headers(headers: HeaderMap) -> MetadataMap {
+    pub(crate) fn from_headers(mut headers: HeaderMap) -> MetadataMap {
+        // The common case keeps the received map and drops the few reserved entries in place
+        // (no second map, no allocation); a key with a non-printable ASCII value is rare and
+        // takes the rebuilding path.
+        loop {
+            let mut needs_rebuild = false;
+            let bad = headers.keys().find(|name| {
+                let key = name.as_str();
+                if !key_is_valid(key) {
+                    return true;
+                }
+                if !is_binary_key(key)
+                    && headers
+                        .get_all(*name)
+                        .iter()
+                        .any(|v| !is_valid_ascii_value(v.as_bytes()))
+                {
+                    needs_rebuild = true;
+                }
+                false
+            });
+            match bad.cloned() {
+                Some(name) => {
+                    headers.remove(&name);
+                }
+                None if needs_rebuild => return MetadataMap::rebuild(headers),
+                None => return MetadataMap { headers },
+            }
+        }
+    }
+
+    /// Copies only the valid entries of `headers` (a key with some invalid values keeps its
+    /// valid ones).
+    fn rebuild(headers: HeaderMap) -> MetadataMap {
         let mut out = HeaderMap::with_capacity(headers.len());
         let mut current: Option<HeaderName> = None;
         // HeaderMap's owned iterator yields a name only for the first value of each key.
@@ -242,7 +275,7 @@ impl MetadataMap {
                 continue;
             };
             let key = name.as_str();
-            let keep = validate_key(key).is_ok()
+            let keep = key_is_valid(key)
                 && (is_binary_key(key) || is_valid_ascii_value(value.as_bytes()));
             if keep {
                 out.append(name.clone(), value);
@@ -295,13 +328,26 @@ fn is_valid_ascii_value(value: &[u8]) -> bool {
     value.iter().all(|b| (0x20..=0x7E).contains(b))
 }
 
+fn is_reserved_key(key: &str) -> bool {
+    key.starts_with(':') || key.starts_with("grpc-") || RESERVED_KEYS.contains(&key)
+}
+
+fn has_key_grammar(key: &str) -> bool {
+    let valid_char = |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'_' | b'-' | b'.');
+    !key.is_empty() && key.bytes().all(valid_char)
+}
+
+/// Whether a lowercase key is custom metadata; allocation-free, for the receive path.
+fn key_is_valid(key: &str) -> bool {
+    !is_reserved_key(key) && has_key_grammar(key)
+}
+
 /// Checks a lowercase key against the grammar and the reserved list.
 fn validate_key(key: &str) -> Result<(), InvalidMetadata> {
-    if key.starts_with(':') || key.starts_with("grpc-") || RESERVED_KEYS.contains(&key) {
+    if is_reserved_key(key) {
         return Err(InvalidMetadata::ReservedKey(key.to_owned()));
     }
-    let valid_char = |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'_' | b'-' | b'.');
-    if key.is_empty() || !key.bytes().all(valid_char) {
+    if !has_key_grammar(key) {
         return Err(InvalidMetadata::InvalidKey(key.to_owned()));
     }
     Ok(())

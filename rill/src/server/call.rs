@@ -19,6 +19,10 @@ use crate::transport::SendBody;
 use crate::{MetadataMap, Request, Status};
 
 pub(crate) const GRPC_CONTENT_TYPE: &str = "application/grpc";
+// Header names as constants: a lookup by `&str` parses and hashes the name on every call.
+const GRPC_ACCEPT_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-accept-encoding");
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
 
 /// Whether a content-type names gRPC: `application/grpc`, `application/grpc+proto`, `;params`.
 pub(crate) fn is_grpc_content_type(value: &[u8]) -> bool {
@@ -64,7 +68,7 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
             return;
         }
     };
-    let deadline = match head.headers.get("grpc-timeout") {
+    let deadline = match head.headers.get(GRPC_TIMEOUT) {
         None => None,
         Some(value) => match value.to_str().ok().map(parse_grpc_timeout) {
             Some(Ok(timeout)) => Instant::now().checked_add(timeout),
@@ -141,7 +145,7 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
     let mut head = grpc_response_head(config);
     if let Some(encoding) = response_encoding {
         head.headers_mut()
-            .insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
+            .insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
     }
     metadata.extend_headers(head.headers_mut());
     let Ok(mut send) = responder.send_headers(head) else {
@@ -210,7 +214,7 @@ fn request_encoding(
     headers: &HeaderMap,
     config: &super::CallConfig,
 ) -> Result<Option<CompressionEncoding>, Status> {
-    let Some(value) = headers.get("grpc-encoding") else {
+    let Some(value) = headers.get(GRPC_ENCODING) else {
         return Ok(None);
     };
     let name = value.to_str().unwrap_or("");
@@ -230,7 +234,7 @@ fn request_encoding(
 /// The encodings the client accepts for responses (`grpc-accept-encoding`) that this build has.
 fn accepted_encodings(headers: &HeaderMap) -> Vec<CompressionEncoding> {
     headers
-        .get("grpc-accept-encoding")
+        .get(GRPC_ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map(crate::compression::parse_accept_encoding)
         .unwrap_or_default()
@@ -255,12 +259,13 @@ fn response_encoding(
 fn grpc_response_head(config: &super::CallConfig) -> http::Response<()> {
     let mut resp = http::Response::new(());
     let headers = resp.headers_mut();
+    headers.reserve(4);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(GRPC_CONTENT_TYPE),
     );
-    if let Ok(value) = HeaderValue::from_str(&config.accept_encoding_header) {
-        headers.insert("grpc-accept-encoding", value);
+    if let Some(value) = &config.accept_encoding_value {
+        headers.insert(GRPC_ACCEPT_ENCODING, value.clone());
     }
     resp
 }

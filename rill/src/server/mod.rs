@@ -51,6 +51,8 @@ pub(crate) struct CallConfig {
     pub(crate) max_encoding_message_size: usize,
     pub(crate) accept_encodings: Vec<CompressionEncoding>,
     pub(crate) accept_encoding_header: String,
+    /// `accept_encoding_header` as a header value, built once (cloning it is a refcount).
+    pub(crate) accept_encoding_value: Option<http::HeaderValue>,
     pub(crate) send_encodings: Vec<CompressionEncoding>,
 }
 
@@ -60,6 +62,7 @@ impl Default for CallConfig {
         CallConfig {
             max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
+            accept_encoding_value: http::HeaderValue::from_str(&accept_encoding_value(&accept)).ok(),
             accept_encoding_header: accept_encoding_value(&accept),
             accept_encodings: accept,
             send_encodings: Vec::new(),

@@ -329,7 +329,8 @@ impl Status {
 
     /// Writes `grpc-status`, `grpc-message`, `grpc-status-details-bin` and the metadata.
     pub(crate) fn add_to_headers(&self, headers: &mut HeaderMap) {
-        headers.insert(GRPC_STATUS, HeaderValue::from(self.0.code.as_i32()));
+        // (hot path: every call ends here; the status value is a static string)
+        headers.insert(GRPC_STATUS, status_value(self.0.code));
         if !self.0.message.is_empty() {
             let encoded = utf8_percent_encode(&self.0.message, MESSAGE_ENCODE_SET).to_string();
             // Cannot fail: the encoded form is printable ASCII only.
@@ -433,3 +434,14 @@ impl From<std::io::Error> for Status {
 
 #[cfg(test)]
 mod tests;
+
+/// `grpc-status` as a header value without allocating: codes are 0..=16.
+fn status_value(code: Code) -> HeaderValue {
+    const VALUES: [&str; 17] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    ];
+    usize::try_from(code.as_i32())
+        .ok()
+        .and_then(|i| VALUES.get(i))
+        .map_or_else(|| HeaderValue::from(code.as_i32()), |v| HeaderValue::from_static(v))
+}
