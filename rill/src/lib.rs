@@ -111,6 +111,7 @@ mod extensions;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod interceptor;
 mod message;
 mod middleware;
 mod request;

@@ -108,9 +108,7 @@ impl Client {
                 head.set_timeout(timeout);
             }
         }
-        for interceptor in &self.options.interceptors {
-            interceptor(&mut head)?;
-        }
+        crate::interceptor::run(&self.options.interceptors, &mut head)?;
         Ok((head, message))
     }
 

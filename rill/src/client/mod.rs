@@ -24,8 +24,7 @@ pub(crate) use control::Control;
 use crate::compression::{accept_encoding_value, CompressionEncoding};
 use crate::{Request, Status};
 
-/// A client interceptor: sees every outgoing call's head and may add metadata or fail the call.
-pub(crate) type Interceptor = Arc<dyn Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync>;
+use crate::interceptor::Interceptor;
 
 #[derive(Clone)]
 pub(crate) struct Options {

@@ -275,8 +275,8 @@ impl MetadataMap {
                 continue;
             };
             let key = name.as_str();
-            let keep = key_is_valid(key)
-                && (is_binary_key(key) || is_valid_ascii_value(value.as_bytes()));
+            let keep =
+                key_is_valid(key) && (is_binary_key(key) || is_valid_ascii_value(value.as_bytes()));
             if keep {
                 out.append(name.clone(), value);
             }

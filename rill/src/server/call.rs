@@ -20,7 +20,8 @@ use crate::{MetadataMap, Request, Status};
 
 pub(crate) const GRPC_CONTENT_TYPE: &str = "application/grpc";
 // Header names as constants: a lookup by `&str` parses and hashes the name on every call.
-const GRPC_ACCEPT_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-accept-encoding");
+const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
 const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
 
@@ -96,11 +97,9 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
         let _ = responder.send_final(trailers_only(&status, config));
         return;
     }
-    for interceptor in &router.interceptors {
-        if let Err(status) = interceptor(&mut request) {
-            let _ = responder.send_final(trailers_only(&status, config));
-            return;
-        }
+    if let Err(status) = crate::interceptor::run(&router.interceptors, &mut request) {
+        let _ = responder.send_final(trailers_only(&status, config));
+        return;
     }
 
     let call = ServerCall {

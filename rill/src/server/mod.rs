@@ -40,9 +40,7 @@ use crate::transport::server::{
 use crate::transport::Io;
 use crate::{Error, Request, Status};
 
-/// A server interceptor: sees every call's head before its handler and may change the
-/// metadata, add extensions, or reject the call with a status.
-pub(crate) type Interceptor = Arc<dyn Fn(&mut Request<()>) -> Result<(), Status> + Send + Sync>;
+pub(crate) use crate::interceptor::Interceptor;
 
 /// Limits and compression that apply to each call.
 #[derive(Clone, Debug)]
@@ -62,7 +60,8 @@ impl Default for CallConfig {
         CallConfig {
             max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
-            accept_encoding_value: http::HeaderValue::from_str(&accept_encoding_value(&accept)).ok(),
+            accept_encoding_value: http::HeaderValue::from_str(&accept_encoding_value(&accept))
+                .ok(),
             accept_encoding_header: accept_encoding_value(&accept),
             accept_encodings: accept,
             send_encodings: Vec::new(),

@@ -443,5 +443,8 @@ fn status_value(code: Code) -> HeaderValue {
     usize::try_from(code.as_i32())
         .ok()
         .and_then(|i| VALUES.get(i))
-        .map_or_else(|| HeaderValue::from(code.as_i32()), |v| HeaderValue::from_static(v))
+        .map_or_else(
+            || HeaderValue::from(code.as_i32()),
+            |v| HeaderValue::from_static(v),
+        )
 }
