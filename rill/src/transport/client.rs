@@ -24,6 +24,9 @@ impl Default for ConnConfig {
     }
 }
 
+/// Per-connection DATA frame overhead budget (bytes), see `Connection::handshake`.
+const DATA_FRAME_BUDGET: usize = 16 * 1024 * 1024;
+
 /// One HTTP/2 connection; cheap to clone, shared by all calls of a channel.
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {
@@ -39,6 +42,12 @@ impl Connection {
             .initial_window_size(config.initial_stream_window)
             .initial_connection_window_size(config.initial_connection_window)
             .max_header_list_size(config.max_header_list_size)
+            // h2 charges each small DATA frame against a budget and refunds it only when the
+            // frame is read; frames a server sends after we cancel a stream are charged and
+            // never refunded, so cancelling fast small-message streams would end the
+            // connection (ENHANCE_YOUR_CALM "too_many_data_frames"). A larger budget keeps
+            // the guard (bounded per-frame overhead, ~64k tiny frames) without that failure.
+            .data_frame_budget(DATA_FRAME_BUDGET)
             .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| Status::unavailable(format!("http/2 handshake failed: {e}")))?;
