@@ -573,8 +573,8 @@ async fn policy_by_token_subject() {
         (Some("admin-t0ken"), READ, Code::Ok),
         (Some("reader-t0ken"), READ, Code::Ok),
         (Some("reader-t0ken"), WRITE, Code::PermissionDenied),
-        (None, READ, Code::PermissionDenied),
-        (None, WRITE, Code::PermissionDenied),
+        (None, READ, Code::Unauthenticated),
+        (None, WRITE, Code::Unauthenticated),
         (Some("forged"), READ, Code::Unauthenticated),
     ];
     for (token, path, code) in cases {

@@ -1,7 +1,7 @@
 //! Who may do what in the demo, when `user-server` runs with authentication: only the admin
 //! identity may create users; every authenticated caller may read users, chat and use
-//! reflection; health checks need no identity (when the server lets anonymous calls through,
-//! i.e. with client certificates).
+//! reflection; health checks need no identity (`user-server` lets calls without a token reach
+//! this policy, which answers UNAUTHENTICATED to anonymous callers of anything else).
 
 use rill::auth::{AuthError, Policy, Who};
 

@@ -319,7 +319,8 @@ async fn with_auth_only_the_admin_may_create_users() {
             "subject \\\"reader\\\" may not call /user.UserService/CreateUsers",
         ),
         (Some("forged"), 1, "UNAUTHENTICATED"),
-        (None, 1, "missing bearer token"),
+        (None, 1, "UNAUTHENTICATED"),
+        (None, 1, "carried no credentials"),
     ];
     for &(token, code, needle) in cases {
         let mut args = tls.to_vec();
@@ -343,7 +344,7 @@ async fn with_auth_only_the_admin_may_create_users() {
         .connect_lazy()
         .expect("channel");
     let reader = user_service::pb::user_service_client::UserServiceClient::new(
-        rill::Client::new(channel).layer(rill::auth::BearerToken::new("reader-t0ken")),
+        rill::Client::new(channel.clone()).layer(rill::auth::BearerToken::new("reader-t0ken")),
     );
     let user = reader
         .get_user(user_service::pb::GetUserRequest { id: 1 })
@@ -351,6 +352,15 @@ async fn with_auth_only_the_admin_may_create_users() {
         .expect("reader may GetUser")
         .into_inner();
     assert_eq!(user.name, "Ada");
+
+    // Health probes need no identity, even with --auth.
+    let health = rill_health::pb::health_client::HealthClient::new(rill::Client::new(channel));
+    let reply = health
+        .check(rill_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("anonymous health check")
+        .into_inner();
+    assert_eq!(reply.status, rill_health::ServingStatus::Serving as i32);
     server.kill().await;
 }
 

@@ -257,7 +257,7 @@ impl PolicyBuilder {
 ///
 /// Rules are checked in order and the first one whose methods and [`Who`] match decides; when
 /// none matches the call is denied (unless [`PolicyBuilder::default_allow`]). Denied calls fail
-/// with PERMISSION_DENIED. The identity comes from the request extensions: the [`Principal`]
+/// with PERMISSION_DENIED, or UNAUTHENTICATED when the caller presented no identity at all. The identity comes from the request extensions: the [`Principal`]
 /// a [`BearerAuthLayer`](super::BearerAuthLayer) put there, and the mTLS client certificate —
 /// so add the policy to the server **before** the auth layer (a layer added later runs first).
 ///
@@ -290,13 +290,15 @@ impl Policy {
         PolicyBuilder::default()
     }
 
-    /// Decides a call from its head: `Ok` to go ahead, PERMISSION_DENIED otherwise (also when
-    /// the request names no method, as only server requests do).
+    /// Decides a call from its head: `Ok` to go ahead; UNAUTHENTICATED when denied to a caller
+    /// with neither a [`Principal`] nor a client certificate; PERMISSION_DENIED otherwise (also
+    /// when the request names no method, as only server requests do).
     ///
     /// ```
     /// use rill::auth::{Policy, Who};
     /// let policy = Policy::builder().allow("*", Who::Authenticated).build().unwrap();
     /// let anonymous = rill::Request::new(());
+    /// // No method recorded on the request (it never went through a server).
     /// assert_eq!(policy.authorize(&anonymous).unwrap_err().code(), rill::Code::PermissionDenied);
     /// ```
     pub fn authorize<B>(&self, request: &Request<B>) -> Result<(), Status> {
@@ -313,6 +315,13 @@ impl Policy {
         let allowed = rule.map_or(self.default_allow, |rule| rule.effect == Effect::Allow);
         if allowed {
             return Ok(());
+        }
+        // A caller that presented no credentials at all is told so, not that it lacks rights.
+        if caller.principal.is_none() && !caller.has_certificate() {
+            return Err(Status::unauthenticated(format!(
+                "{} needs an authenticated caller; the call carried no credentials",
+                method.path()
+            )));
         }
         Err(Status::permission_denied(format!(
             "{} may not call {}",
