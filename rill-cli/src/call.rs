@@ -93,6 +93,21 @@ pub(crate) async fn call(
     input: Input,
     options: &CallOptions,
 ) -> Result<(), CliError> {
+    let result = run(client, source, method, input, options).await;
+    if let (true, Err(CliError::Status(status))) = (options.verbose, &result) {
+        // A failed call's trailing metadata comes with its status.
+        print_metadata("Response trailers received", status.metadata());
+    }
+    result
+}
+
+async fn run(
+    client: &rill::Client,
+    source: &mut Source,
+    method: &MethodDescriptor,
+    input: Input,
+    options: &CallOptions,
+) -> Result<(), CliError> {
     // One call per process: the path lives as long as the process anyway.
     let path: &'static str = Box::leak(
         format!("/{}/{}", method.parent_service().full_name(), method.name()).into_boxed_str(),
@@ -280,7 +295,9 @@ async fn encode(
 ) -> Result<RawMessage, CliError> {
     let types = json::any_types_in_json(text);
     let mut desc = desc.clone();
-    if !types.is_empty() && source.load_types(&types).await? {
+    if !types.is_empty() {
+        // The types may have been loaded for an earlier message: use the latest pool.
+        source.load_types(&types).await?;
         if let Some(fresh) = source.pool().get_message_by_name(desc.full_name()) {
             desc = fresh;
         }
@@ -314,7 +331,9 @@ impl Printer<'_> {
         };
         let mut message = decode(&self.output)?;
         let unknown = json::unknown_any_types(&message);
-        if !unknown.is_empty() && source.load_types(&unknown).await? {
+        if !unknown.is_empty() {
+            // Loaded now, or already for the request: decode again with the latest pool.
+            source.load_types(&unknown).await?;
             if let Some(fresh) = source.pool().get_message_by_name(self.output.full_name()) {
                 self.output = fresh;
                 message = decode(&self.output)?;

@@ -86,18 +86,17 @@ impl Source {
         }
     }
 
-    /// Loads the message types among `names` that are not known yet (for `Any`); unknown ones
-    /// are left out. Returns whether anything was added.
-    pub(crate) async fn load_types(&mut self, names: &[String]) -> Result<bool, CliError> {
+    /// Loads the message types among `names` that are not known yet (for `Any`); types the
+    /// server does not know either are left out (printing or parsing then says so).
+    pub(crate) async fn load_types(&mut self, names: &[String]) -> Result<(), CliError> {
         let Source::Reflection(r) = self else {
-            return Ok(false);
+            return Ok(());
         };
-        let mut added = false;
         for name in names {
             if r.pool().get_message_by_name(name).is_none() {
-                added |= r.load_symbol(name).await?;
+                r.load_symbol(name).await?;
             }
         }
-        Ok(added)
+        Ok(())
     }
 }

@@ -233,6 +233,20 @@ async fn error_status_with_details_and_exit_code() {
     .await;
     run.expect_code(69)
         .expect_stderr(&["Code: NOT_FOUND (5)", "Message: user 7 not found"]);
+    // -v shows the trailers that came with the status.
+    rill(
+        &[
+            "call",
+            &demo.addr(),
+            "user.UserService/GetUser",
+            r#"{"id": 7}"#,
+            "-v",
+        ],
+        None,
+    )
+    .await
+    .expect_code(69)
+    .expect_stderr(&["Response trailers received:\n(empty)\nERROR:"]);
 }
 
 #[tokio::test]
@@ -472,4 +486,63 @@ async fn mutual_tls_with_ca_cert_key_and_server_name() {
         .await
         .expect_code(1)
         .expect_stderr(&["cannot connect"]);
+}
+
+#[tokio::test]
+async fn unix_socket_targets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("demo.sock");
+    let (_health, health_service) = rill_health::health_reporter();
+    let server = Server::builder()
+        .add_service(UserServiceServer::new(Users::new(
+            Store::open(":memory:").expect("store"),
+        )))
+        .add_service(health_service)
+        .add_service(user_service::reflection().v1());
+    let path = socket.clone();
+    tokio::spawn(server.serve_unix(path, std::future::pending()));
+    // The socket exists once the server has bound it.
+    for _ in 0..500 {
+        if socket.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let target = format!("unix:{}", socket.display());
+    let run = rill(&["health", &target], None).await;
+    run.expect_code(0);
+    let run = rill(
+        &["call", &target, "user.UserService/CreateUsers"],
+        Some(USERS),
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(
+        run.json_lines(),
+        [json!({"createdCount": 2, "ids": [1, 2]})]
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_reflection_needs_proto_files() {
+    let (_health, health_service) = rill_health::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    tokio::spawn(
+        Server::builder()
+            .add_service(health_service)
+            .serve_with_listener(listener, std::future::pending()),
+    );
+    rill(&["list", &addr], None)
+        .await
+        .expect_code(1)
+        .expect_stderr(&[
+            "the server does not support reflection",
+            "grpc.reflection.v1 and v1alpha are UNIMPLEMENTED",
+            "--proto",
+        ]);
+    // Health needs no reflection.
+    rill(&["health", &addr], None).await.expect_code(0);
 }

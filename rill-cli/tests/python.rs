@@ -264,6 +264,34 @@ async fn every_call_type_with_proto3_json_and_metadata() {
 }
 
 #[tokio::test]
+async fn any_types_are_fetched_through_reflection() {
+    let Some(python) = python() else { return };
+    let lab = Lab::start(&python).await;
+    let addr = lab.addr.as_str();
+    // clitest.extra.Note is not among clitest.proto's imports: rill asks reflection for it,
+    // for the request and for the reply.
+    let note = json!({"@type": "type.googleapis.com/clitest.extra.Note", "text": "far"});
+    let request = json!({ "any": note }).to_string();
+    let run = rill(&["call", addr, "clitest.Lab/Echo", &request], None).await;
+    run.expect_code(0);
+    let reply = &run.json_lines()[0];
+    assert_eq!(reply["any"], note, "{}", run.describe());
+    let seen: Value = serde_json::from_str(reply["seen"].as_str().expect("seen")).expect("json");
+    assert_eq!(seen["any"], note);
+    // An Any only the reply holds.
+    let run = rill(
+        &["call", addr, "clitest.Lab/Echo", r#"{"text": "surprise"}"#],
+        None,
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(
+        run.json_lines()[0]["any"],
+        json!({"@type": "type.googleapis.com/clitest.extra.Note", "text": "from the server"})
+    );
+}
+
+#[tokio::test]
 async fn errors_deadline_and_details() {
     let Some(python) = python() else { return };
     let lab = Lab::start(&python).await;

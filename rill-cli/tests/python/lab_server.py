@@ -30,6 +30,7 @@ def generate(proto_dir, out_dir):
     command = [
         sys.executable, "-m", "grpc_tools.protoc", "-I", proto_dir,
         f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", "clitest.proto",
+        "clitest_extra.proto",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
@@ -43,6 +44,8 @@ def main():
     generate(proto_dir, out_dir)
     import clitest_pb2 as pb
     import clitest_pb2_grpc as pb_grpc
+    # Not imported by clitest.proto: in the reflection pool only because it is loaded here.
+    import clitest_extra_pb2 as extra_pb
 
     def echoed(context):
         return [(k, v) for k, v in context.invocation_metadata() if k.startswith("x-")]
@@ -57,6 +60,8 @@ def main():
             reply.seen = json_format.MessageToJson(request, indent=None, sort_keys=True)
             del reply.tags[:]
             reply.tags.extend(f"{k}={v}" for k, v in metadata if not k.endswith("-bin"))
+            if request.text == "surprise":
+                reply.any.Pack(extra_pb.Note(text="from the server"))
             return reply
 
         def Count(self, request, context):
