@@ -54,6 +54,14 @@ pub(crate) enum Command {
         /// stdin is read when it is not a terminal (an empty input sends `{}` to a unary or
         /// server-streaming method).
         json: Option<String>,
+        /// The request JSON as an option, as grpcurl takes it (`-d @` reads stdin).
+        #[arg(
+            short = 'd',
+            long = "data",
+            value_name = "JSON",
+            conflicts_with = "json"
+        )]
+        data: Option<String>,
         /// Prints responses indented over several lines instead of one line each.
         #[arg(long)]
         pretty: bool,
@@ -105,6 +113,9 @@ pub(crate) struct Common {
     /// current directory).
     #[arg(short = 'I', long = "import-path", value_name = "DIR", global = true)]
     pub(crate) import_paths: Vec<PathBuf>,
+    /// The largest response message accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub(crate) max_msg_sz: usize,
     /// Prints fields with default values too (zeros, empty strings and lists).
     #[arg(long, global = true)]
     pub(crate) emit_defaults: bool,

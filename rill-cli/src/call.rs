@@ -1,17 +1,18 @@
 //! `rill call`: the four call types with dynamic messages, JSON in and out.
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use bytes::Bytes;
 use prost::Message;
-use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor};
-use rill::{MetadataMap, Request, RequestStream, Streaming};
+use prost_reflect::{MessageDescriptor, MethodDescriptor};
+use rill::{MetadataMap, Request, RequestStream};
 use tokio::sync::mpsc;
 
 use crate::error::CliError;
 use crate::json::{self, JsonReader, JsonText};
+use crate::output::{print_metadata, print_metadata_if, trailers, Printer};
 use crate::raw::RawMessage;
 use crate::source::Source;
 
@@ -304,79 +305,6 @@ async fn encode(
     }
     let message = json::to_message(text, &desc)?;
     Ok(RawMessage(Bytes::from(message.encode_to_vec())))
-}
-
-struct Printer<'a> {
-    output: MessageDescriptor,
-    options: &'a CallOptions,
-    count: usize,
-}
-
-impl Printer<'_> {
-    fn done(&self) {
-        if self.options.verbose {
-            eprintln!("Received {} response message(s)", self.count);
-        }
-    }
-
-    /// Decodes and prints one response message, fetching unknown `Any` types first.
-    async fn print(&mut self, source: &mut Source, raw: RawMessage) -> Result<(), CliError> {
-        let decode = |desc: &MessageDescriptor| {
-            DynamicMessage::decode(desc.clone(), raw.0.clone()).map_err(|e| {
-                CliError::Input(format!(
-                    "the response is not a valid {}: {e}",
-                    desc.full_name()
-                ))
-            })
-        };
-        let mut message = decode(&self.output)?;
-        let unknown = json::unknown_any_types(&message);
-        if !unknown.is_empty() {
-            // Loaded now, or already for the request: decode again with the latest pool.
-            source.load_types(&unknown).await?;
-            if let Some(fresh) = source.pool().get_message_by_name(self.output.full_name()) {
-                self.output = fresh;
-                message = decode(&self.output)?;
-            }
-        }
-        let text = json::to_json(&message, self.options.emit_defaults, self.options.pretty)
-            .map_err(|e| CliError::Input(format!("cannot print the response as JSON: {e}")))?;
-        let mut stdout = std::io::stdout().lock();
-        // A closed stdout (`| head`) ends the output quietly.
-        let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
-        self.count += 1;
-        Ok(())
-    }
-}
-
-fn trailers<T>(verbose: bool, stream: &mut Streaming<T>) {
-    if verbose {
-        if let Some(trailers) = stream.trailers() {
-            print_metadata("Response trailers received", trailers);
-        }
-    }
-}
-
-fn print_metadata_if(verbose: bool, title: &str, metadata: &MetadataMap) {
-    if verbose {
-        print_metadata(title, metadata);
-    }
-}
-
-/// `title:` then `key: value` lines (on stderr; `-bin` values stay base64).
-pub(crate) fn print_metadata(title: &str, metadata: &MetadataMap) {
-    let mut text = format!("{title}:\n");
-    if metadata.is_empty() {
-        text.push_str("(empty)\n");
-    }
-    for (key, value) in metadata.iter() {
-        let value = match value {
-            rill::metadata::MetadataValue::Ascii(v) => v.to_string(),
-            rill::metadata::MetadataValue::Binary(v) => String::from_utf8_lossy(v).into_owned(),
-        };
-        text.push_str(&format!("{key}: {value}\n"));
-    }
-    eprint!("{text}");
 }
 
 /// Reads request JSON values on a thread (stdin blocks); `single` stops after two values.

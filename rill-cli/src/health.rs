@@ -25,7 +25,7 @@ pub(crate) async fn check(
     // An unknown enum number reads as UNKNOWN, as generated code does.
     let status = ServingStatus::try_from(reply.status).unwrap_or(ServingStatus::Unknown);
     let name = status.as_str_name();
-    println!("{name}");
+    crate::output::stdout(&format!("{name}\n"));
     if status == ServingStatus::Serving {
         Ok(())
     } else {

@@ -12,6 +12,7 @@ mod describe;
 mod error;
 mod health;
 mod json;
+mod output;
 mod raw;
 mod reflection;
 mod source;
@@ -65,7 +66,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             match service {
                 None => {
                     for name in source.list_services().await? {
-                        println!("{name}");
+                        output::stdout(&format!("{name}\n"));
                     }
                 }
                 Some(service) => {
@@ -74,7 +75,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         return Err(CliError::NotFound(format!("{service:?} is not a service")));
                     };
                     for method in svc.methods() {
-                        println!("{}", method.full_name());
+                        output::stdout(&format!("{}\n", method.full_name()));
                     }
                 }
             }
@@ -95,12 +96,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 })?;
                 texts.push(describe::describe(&found));
             }
-            print!("{}", texts.join("\n"));
+            output::stdout(&texts.join("\n"));
         }
         Command::Call {
             addr,
             method,
             json,
+            data,
             pretty,
         } => {
             let client = client(&addr, &common, deadline).await?;
@@ -113,7 +115,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 pretty,
                 verbose: common.verbose,
             };
-            let input = call::Input::from_arg(json);
+            let input = call::Input::from_arg(json.or(data));
             call::call(&client, &mut source, &method, input, &options).await?;
         }
         Command::Health { addr, service } => {
@@ -149,9 +151,8 @@ async fn client(
     common: &Common,
     deadline: Option<Instant>,
 ) -> Result<rill::Client, CliError> {
-    Ok(rill::Client::new(
-        connect::channel(addr, common, deadline).await?,
-    ))
+    let channel = connect::channel(addr, common, deadline).await?;
+    Ok(rill::Client::new(channel).max_decoding_message_size(common.max_msg_sz))
 }
 
 /// Descriptors from --proto files, or from the server at `addr`.

@@ -149,6 +149,43 @@ async fn unary_server_and_client_streaming_calls() {
     assert_eq!(users[0]["name"], "Grace");
     assert!(users[0]["createdAt"].is_string(), "{}", run.describe());
 
+    // grpcurl's -d, with a JSON text or @ for stdin.
+    let run = rill(
+        &[
+            "call",
+            "-d",
+            r#"{"id": 1}"#,
+            &addr,
+            "user.UserService/GetUser",
+        ],
+        None,
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(run.json_lines()[0]["name"], "Ada");
+    let run = rill(
+        &["call", &addr, "user.UserService/GetUser", "-d", "@"],
+        Some(r#"{"id": 2}"#),
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(run.json_lines()[0]["name"], "Grace");
+    // Responses larger than --max-msg-sz: RESOURCE_EXHAUSTED (64 + 8).
+    rill(
+        &[
+            "call",
+            &addr,
+            "user.UserService/GetUser",
+            "{\"id\": 1}",
+            "--max-msg-sz",
+            "8",
+        ],
+        None,
+    )
+    .await
+    .expect_code(72)
+    .expect_stderr(&["RESOURCE_EXHAUSTED"]);
+
     // Server streaming: one JSON document per line; empty stdin sends `{}`.
     let run = rill(&["call", &addr, "user.UserService.ListUsers"], None).await;
     run.expect_code(0);
