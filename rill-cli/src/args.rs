@@ -171,7 +171,10 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
                 ))
             }
         };
-        total += Duration::try_from_secs_f64(number * scale).map_err(|e| e.to_string())?;
+        let part = Duration::try_from_secs_f64(number * scale).map_err(|e| e.to_string())?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("{text:?} is too long"))?;
         rest = tail;
     }
     Ok(total)
@@ -195,7 +198,17 @@ mod tests {
         for (text, expected) in ok {
             assert_eq!(parse_duration(text).as_ref(), Ok(expected), "{text}");
         }
-        for bad in ["", "s", "5x", "-1", "1.2.3s", "five"] {
+        for bad in [
+            "",
+            "s",
+            "5x",
+            "-1",
+            "1.2.3s",
+            "five",
+            "1e300h1e300h",
+            "NaN",
+            "inf",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

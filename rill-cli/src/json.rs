@@ -289,6 +289,47 @@ mod tests {
         }
     }
 
+    /// Every truncation and every one-byte corruption of some inputs: no panic, and every
+    /// error points inside the input.
+    #[test]
+    fn mangled_inputs_never_panic_and_errors_point_inside() {
+        let inputs = [
+            "{\"a\": [1, 2, {\"b\": \"c\\u00e9\"}]}\n{\"x\": null}\n",
+            "  {\n \"k\": \"é\" }  {}\n\n[true, false]",
+        ];
+        let replacements = [b'{', b'}', b'"', b'\\', b'\n', b' ', b'x', 0xff, 0x00];
+        for input in inputs {
+            let bytes = input.as_bytes();
+            let mut cases: Vec<Vec<u8>> = (0..=bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+            for i in 0..bytes.len() {
+                for r in replacements {
+                    let mut mangled = bytes.to_vec();
+                    mangled[i] = r;
+                    cases.push(mangled);
+                }
+            }
+            for case in cases {
+                let lines = case.iter().filter(|&&b| b == b'\n').count() + 1;
+                for value in JsonReader::new(&case[..], "stdin") {
+                    match value {
+                        Ok(text) => assert!(text.line <= lines, "{case:?}"),
+                        Err(CliError::Input(message)) => {
+                            if let Some(at) = message.find("at line ") {
+                                let line: usize = message[at + 8..]
+                                    .split(',')
+                                    .next()
+                                    .and_then(|n| n.parse().ok())
+                                    .unwrap_or_else(|| panic!("{message}"));
+                                assert!(line >= 1 && line <= lines, "{message} for {case:?}");
+                            }
+                        }
+                        Err(other) => panic!("{other:?}"),
+                    }
+                }
+            }
+        }
+    }
+
     fn user_desc() -> MessageDescriptor {
         let source = r#"syntax = "proto3"; package t;
             import "google/protobuf/timestamp.proto";
