@@ -110,7 +110,7 @@ pub(crate) struct Common {
     #[arg(long = "proto", value_name = "FILE", global = true)]
     pub(crate) protos: Vec<PathBuf>,
     /// Where --proto files and their imports are looked up (repeatable; default: the
-    /// current directory).
+    /// directory of each --proto file).
     #[arg(short = 'I', long = "import-path", value_name = "DIR", global = true)]
     pub(crate) import_paths: Vec<PathBuf>,
     /// The largest response message accepted, in bytes.

@@ -170,6 +170,25 @@ async fn unary_server_and_client_streaming_calls() {
     .await;
     run.expect_code(0);
     assert_eq!(run.json_lines()[0]["name"], "Grace");
+    let run = rill(
+        &[
+            "call",
+            &addr,
+            "user.UserService/GetUser",
+            "-d",
+            r#"{"id": 1}"#,
+            "--pretty",
+        ],
+        None,
+    )
+    .await;
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .starts_with("{\n  \"id\": 1,\n  \"name\": \"Ada\",\n"),
+        "{}",
+        run.describe()
+    );
     // Responses larger than --max-msg-sz: RESOURCE_EXHAUSTED (64 + 8).
     rill(
         &[
