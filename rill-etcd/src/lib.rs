@@ -42,6 +42,10 @@ mod registration;
 mod resolver;
 mod value;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use error::EtcdError;
 pub use registration::{Registration, RegistrationBuilder};
 pub use resolver::EtcdResolverBuilder;

@@ -263,14 +263,14 @@ async fn follow(etcd: &Etcd, prefix: &str, sink: &ResolverSink, backoff: &mut Ba
 
 /// The addresses under the prefix, by key.
 #[derive(Default, Debug)]
-struct Endpoints {
+pub(crate) struct Endpoints {
     by_key: BTreeMap<Vec<u8>, Address>,
 }
 
 impl Endpoints {
     /// Records `key`'s value; a value that is not an address removes the key (logged).
     /// Returns whether anything changed.
-    fn put(&mut self, key: &[u8], value: &[u8]) -> bool {
+    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> bool {
         match parse_value(value) {
             Ok(address) => self.by_key.insert(key.to_vec(), address.clone()) != Some(address),
             Err(error) => {
@@ -284,12 +284,12 @@ impl Endpoints {
         }
     }
 
-    fn delete(&mut self, key: &[u8]) -> bool {
+    pub(crate) fn delete(&mut self, key: &[u8]) -> bool {
         self.by_key.remove(key).is_some()
     }
 
     /// The addresses in key order, each once.
-    fn state(&self) -> ResolverState {
+    pub(crate) fn state(&self) -> ResolverState {
         let mut addresses: Vec<Address> = Vec::with_capacity(self.by_key.len());
         for address in self.by_key.values() {
             if !addresses.contains(address) {
