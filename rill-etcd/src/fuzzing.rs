@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn etcd_values_survive_arbitrary_input() {
         let seeds: [&[u8]; 3] = [
-            b"svc/a\0127.0.0.1:1\0svc/b\0{\"Addr\":\"127.0.0.1:1\"}\0svc/a\0",
+            b"svc/a\x00127.0.0.1:1\x00svc/b\x00{\"Addr\":\"127.0.0.1:1\"}\x00svc/a\x00",
             b"k\0{\"Addr\":[1]}\0k\0\xff\xfe",
             b"",
         ];
