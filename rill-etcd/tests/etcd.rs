@@ -369,3 +369,43 @@ async fn registration_rejects_bad_settings_and_unreachable_etcd() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn unreachable_etcd_fails_calls_with_unavailable() {
+    let port = free_port(); // nothing listens there
+    let channel = rill::Channel::builder("etcd:///svc")
+        .resolver(
+            EtcdResolverBuilder::new(&format!("127.0.0.1:{port}"))
+                .retry_backoff(Duration::from_millis(50), Duration::from_millis(100)),
+        )
+        .connect_lazy()
+        .unwrap();
+    let client = ReplicaClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = client.whoami(WhoamiRequest {}).await.unwrap_err();
+        assert_eq!(status.code(), rill::Code::Unavailable, "{status:?}");
+        if status.message().contains("etcd") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no etcd error reported: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A target without a prefix, or without an etcd to ask, is refused up front.
+    for (target, builder) in [
+        ("etcd:///", EtcdResolverBuilder::new("127.0.0.1:2379")),
+        (
+            "etcd:///svc",
+            EtcdResolverBuilder::without_default_endpoint(),
+        ),
+    ] {
+        let error = rill::Channel::builder(target)
+            .resolver(builder)
+            .connect_lazy()
+            .unwrap_err();
+        assert!(error.to_string().contains(reason), "{target}: {error}");
+    }
+}
