@@ -395,11 +395,16 @@ async fn unreachable_etcd_fails_calls_with_unavailable() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // A target without a prefix, or without an etcd to ask, is refused up front.
-    for (target, builder) in [
-        ("etcd:///", EtcdResolverBuilder::new("127.0.0.1:2379")),
+    for (target, builder, reason) in [
+        (
+            "etcd:///",
+            EtcdResolverBuilder::new("127.0.0.1:2379"),
+            "no key prefix",
+        ),
         (
             "etcd:///svc",
             EtcdResolverBuilder::without_default_endpoint(),
+            "no etcd endpoint",
         ),
     ] {
         let error = rill::Channel::builder(target)
