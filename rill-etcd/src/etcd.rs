@@ -19,8 +19,8 @@ pub(crate) struct Etcd {
 
 impl Etcd {
     /// Clients on a lazily connecting channel to `endpoint` (`host:port` or
-    /// `http://host:port`). Reconnection attempts are spaced at most `max_backoff` apart, so
-    /// a restarted etcd is found again quickly.
+    /// `http://host:port`). Reconnection attempts are spaced at most `max_backoff` apart
+    /// (and start no later than it), so a restarted etcd is found again quickly.
     pub(crate) fn connect_lazy(endpoint: &str, max_backoff: Duration) -> Result<Etcd, rill::Error> {
         let target = if endpoint.contains("://") {
             endpoint.to_string()
@@ -28,6 +28,7 @@ impl Etcd {
             format!("http://{endpoint}")
         };
         let mut backoff = BackoffConfig::default();
+        backoff.initial_delay = backoff.initial_delay.min(max_backoff);
         backoff.max_delay = max_backoff.max(backoff.initial_delay);
         let channel = Endpoint::new(&target)
             .connect_backoff(backoff)

@@ -315,15 +315,21 @@ async fn resolver_follows_registrations_leases_and_etcd_restarts() {
         "r4 went after {after:?}, before its TTL"
     );
 
+    // A short lease (2 s) that must survive an etcd restart through its keep-alives.
+    let short = Registration::builder(&etcd.endpoint(), "svc", &addrs[1].to_string())
+        .ttl(Duration::from_secs(2))
+        .max_backoff(Duration::from_millis(300))
+        .register()
+        .await
+        .unwrap();
+    let four = |c: &BTreeMap<String, usize>| names(c) == ["r0", "r1", "r2", "r3"];
+    wait_for_spread(&client, 40, ten_s, "r1 registered again", four).await;
+
     // etcd restarts: channels keep their addresses meanwhile, then the resolver lists and
     // watches again, and registrations keep their leases alive.
     etcd.restart(&binary, Duration::from_millis(500)).await;
-    let counts = spread(&client, 30).await;
-    assert_eq!(
-        names(&counts),
-        ["r0", "r2", "r3"],
-        "while reconnecting: {counts:?}"
-    );
+    let counts = spread(&client, 40).await;
+    assert!(four(&counts), "while reconnecting: {counts:?}");
     kv.put(PutRequest {
         key: b"svc/r4-again".to_vec(),
         value: addrs[4].to_string().into_bytes(),
@@ -331,13 +337,28 @@ async fn resolver_follows_registrations_leases_and_etcd_restarts() {
     })
     .await
     .unwrap();
-    let all = |c: &BTreeMap<String, usize>| names(c) == ["r0", "r2", "r3", "r4"];
-    wait_for_spread(&client, 40, ten_s, "change after the etcd restart", all).await;
+    let all = |c: &BTreeMap<String, usize>| names(c) == ["r0", "r1", "r2", "r3", "r4"];
+    wait_for_spread(&client, 50, ten_s, "change after the etcd restart", all).await;
+    // Twice the short TTL later, the keep-alives (on a new stream) still hold r1.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let counts = spread(&client, 50).await;
+    assert!(
+        all(&counts),
+        "r1's lease lost across the restart: {counts:?}"
+    );
 
     // Revoking explicitly works too.
     r2.revoke().await.unwrap();
+    short.revoke().await.unwrap();
     let no_r2 = |c: &BTreeMap<String, usize>| names(c) == ["r0", "r3", "r4"];
-    wait_for_spread(&client, 30, Duration::from_secs(5), "r2 revoked", no_r2).await;
+    wait_for_spread(
+        &client,
+        30,
+        Duration::from_secs(5),
+        "r1 and r2 revoked",
+        no_r2,
+    )
+    .await;
     drop(r0);
 }
 
