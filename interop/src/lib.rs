@@ -5,7 +5,9 @@
 //!
 //! The programs: `interop-server` and `interop-client` (binaries), and the tonic peers
 //! `tonic-interop-server` and `tonic-interop-client` (examples: tonic is a dev-dependency).
-//! `tests/tonic.rs` checks rill against tonic in both directions with these protos.
+//! `tests/tonic.rs` checks rill against tonic in both directions with these protos;
+//! `tests/nginx.rs` runs the interop cases (and spread, rich-error, metadata and deadline
+//! checks) through nginx's `grpc_pass` in front of three rill replicas.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 /// Generated code for the official interop protos (`src/proto/grpc/testing` in grpc/grpc).
