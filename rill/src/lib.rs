@@ -114,6 +114,7 @@ pub mod fuzzing;
 pub(crate) mod interceptor;
 mod message;
 mod middleware;
+pub mod observability;
 mod request;
 pub mod resolver;
 mod response;
