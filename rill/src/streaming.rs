@@ -65,6 +65,21 @@ pub(crate) trait StreamTap: Send + Sync {
     fn end(&self, error: Option<&Status>);
 }
 
+/// Feeds a stream's events to two taps.
+pub(crate) struct BothTaps(pub(crate) Arc<dyn StreamTap>, pub(crate) Arc<dyn StreamTap>);
+
+impl StreamTap for BothTaps {
+    fn message(&self, wire_len: usize) {
+        self.0.message(wire_len);
+        self.1.message(wire_len);
+    }
+
+    fn end(&self, error: Option<&Status>) {
+        self.0.end(error);
+        self.1.end(error);
+    }
+}
+
 tokio::task_local! {
     /// The tap a client observability layer sets around the exchange it wraps: a client
     /// stream created inside picks it up (the exchange builds its streams out of its reach).
@@ -103,9 +118,12 @@ impl MessageStream {
         }
     }
 
-    /// Reports this stream's messages and end to `tap` (replacing any tap it had).
-    pub(crate) fn set_tap(&mut self, tap: Arc<dyn StreamTap>) {
-        self.tap = Some(tap);
+    /// Reports this stream's messages and end to `tap` too (each layer adds its own).
+    pub(crate) fn add_tap(&mut self, tap: Arc<dyn StreamTap>) {
+        self.tap = Some(match self.tap.take() {
+            Some(first) => Arc::new(BothTaps(first, tap)),
+            None => tap,
+        });
     }
 
     /// Whether the message last returned arrived compressed.

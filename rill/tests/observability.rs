@@ -502,8 +502,15 @@ mod with_metrics {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         let _guard = metrics::set_default_local_recorder(&recorder);
-        let addr = serve(Server::builder().layer(MetricsLayer::new())).await;
+        // Another layer inside each metrics layer: every layer sees the messages.
+        let addr = serve(
+            Server::builder()
+                .layer(LoggingLayer::new())
+                .layer(MetricsLayer::new()),
+        )
+        .await;
         let client = Client::new(Channel::connect(&format!("http://{addr}")).await.unwrap())
+            .layer(TracingLayer::new())
             .layer(MetricsLayer::new());
         let request = Msg {
             text: "hello".into(),

@@ -19,7 +19,7 @@ use crate::client::{self, Kind, RawResponse, RawStream, Transport};
 use crate::codec::HEADER_LEN;
 use crate::middleware::BoxFuture;
 use crate::server::{self, GrpcMethod, RawBody, Routes};
-use crate::streaming::{StreamTap, CLIENT_TAP};
+use crate::streaming::{BothTaps, StreamTap, CLIENT_TAP};
 use crate::{BoxStream, Code, MetadataMap, Request, Response, Status};
 
 /// Which end of the call a layer sits on.
@@ -170,21 +170,6 @@ impl<C: CallObserver> StreamTap for Tracker<C> {
     }
 }
 
-/// Feeds one tap's events to two (client layers nest: each one's tap must see them).
-struct Both(Arc<dyn StreamTap>, Arc<dyn StreamTap>);
-
-impl StreamTap for Both {
-    fn message(&self, wire_len: usize) {
-        self.0.message(wire_len);
-        self.1.message(wire_len);
-    }
-
-    fn end(&self, error: Option<&Status>) {
-        self.0.end(error);
-        self.1.end(error);
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A future or stream polled inside its call's span and trace context.
     struct Entered<F, C: CallObserver> {
@@ -266,7 +251,7 @@ impl<O: Observe> Service<Request<server::Body>> for Observed<O, Routes> {
         };
         let call = self.observe.start(&start, &mut head);
         let tracker = Tracker::new(call, Side::Server, head.deadline());
-        body.messages.set_tap(tracker.clone());
+        body.messages.add_tap(tracker.clone());
         let response = Entered {
             inner: self.inner.call(head.map(|()| body)),
             tracker: tracker.clone(),
@@ -339,10 +324,10 @@ impl<O: Observe> Service<Request<client::Body>> for Observed<O, Transport> {
             Kind::Streaming(frames) => Kind::Streaming(counted(frames)),
         };
         // Response streams are built inside the exchange: they pick up this tap (and an
-        // outer layer's, if any).
+        // outer layer's, if any: each layer must see the messages).
         let mine: Arc<dyn StreamTap> = tracker.clone();
         let tap = match CLIENT_TAP.try_with(Arc::clone) {
-            Ok(outer) => Arc::new(Both(outer, mine)),
+            Ok(outer) => Arc::new(BothTaps(outer, mine)),
             Err(_) => mine,
         };
         let response = Entered {
