@@ -24,8 +24,8 @@ struct Msg {
 const INFO: &str = "/obs.Probe/Info";
 const LIST: &str = "/obs.Probe/List";
 
-/// Answers with what the layers gave the handler: `Info` fails with NOT_FOUND for n < 0;
-/// `List` streams n messages.
+/// Answers with what the layers gave the handler: `Info` fails with NOT_FOUND for n < 0 and
+/// sleeps n ms for n > 0; `List` streams n messages.
 struct Probe;
 
 fn seen(req: &Request<Msg>) -> String {
@@ -53,6 +53,10 @@ impl Service for Probe {
             Method::unary("Info", |req: Request<Msg>| async move {
                 if req.get_ref().n < 0 {
                     return Err(Status::not_found("no such thing"));
+                }
+                if req.get_ref().n > 0 {
+                    let ms = req.get_ref().n as u64;
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                 }
                 Ok(Response::new(Msg {
                     text: seen(&req),
@@ -250,6 +254,50 @@ async fn the_server_span_continues_the_client_trace() {
 }
 
 #[tokio::test]
+async fn calls_ended_by_deadline_or_cancellation_say_so() {
+    let (capture, _guard) = Capture::install();
+    let addr = serve(Server::builder().layer(TracingLayer::new())).await;
+    let client = Client::new(Channel::connect(&format!("http://{addr}")).await.unwrap())
+        .layer(TracingLayer::new());
+    let slow = || {
+        Request::new(Msg {
+            n: 5_000,
+            ..Msg::default()
+        })
+    };
+
+    let mut req = slow();
+    req.set_timeout(std::time::Duration::from_millis(50));
+    let err = client.unary::<Msg, Msg>(INFO, req).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+    // The caller gives up on its own: a call dropped early is CANCELLED on both sides.
+    let dropped = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        client.unary::<Msg, Msg>(INFO, slow()),
+    )
+    .await;
+    assert!(dropped.is_err());
+
+    let status_of = |name: &str, i: usize| {
+        capture
+            .named(name)
+            .get(i)
+            .map(|s| s.field("rpc.grpc.status_code").to_owned())
+            .unwrap_or_default()
+    };
+    for _ in 0..200 {
+        if !status_of("grpc.server", 1).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status_of("grpc.client", 0), "4");
+    assert_eq!(status_of("grpc.server", 0), "4");
+    assert_eq!(status_of("grpc.client", 1), "1");
+    assert_eq!(status_of("grpc.server", 1), "1");
+}
+
+#[tokio::test]
 async fn a_handler_calling_downstream_continues_its_trace() {
     let (capture, _guard) = Capture::install();
     let downstream = serve(Server::builder().layer(TracingLayer::new())).await;
@@ -344,23 +392,22 @@ async fn request_ids_are_taken_or_generated_and_echoed() {
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(err.metadata().get(REQUEST_ID).map(str::len), Some(36));
 
-    // The client layer sends one of its own.
-    let addr2 = serve(Server::builder()).await;
-    let client = Client::new(Channel::connect(&format!("http://{addr2}")).await.unwrap())
-        .layer(RequestIdLayer::new());
-    let reply = client
-        .unary::<Msg, Msg>(INFO, Request::new(Msg::default()))
-        .await
-        .unwrap();
-    let _ = reply; // the plain server has no RequestId extension: checked below via a layer
-    let addr3 = serve(Server::builder().layer(RequestIdLayer::new())).await;
-    let client = Client::new(Channel::connect(&format!("http://{addr3}")).await.unwrap())
+    // The client layer sends the request's RequestId (else a new one).
+    let addr = serve(Server::builder().layer(RequestIdLayer::new())).await;
+    let client = Client::new(Channel::connect(&format!("http://{addr}")).await.unwrap())
         .layer(RequestIdLayer::new());
     let mut req = Request::new(Msg::default());
     req.extensions_mut()
         .insert(RequestId::parse("from-client").unwrap());
     let reply = client.unary::<Msg, Msg>(INFO, req).await.unwrap();
     assert_eq!(reply.metadata().get(REQUEST_ID), Some("from-client"));
+    let reply = client
+        .unary::<Msg, Msg>(INFO, Request::new(Msg::default()))
+        .await
+        .unwrap();
+    let sent = parse_seen(&reply.get_ref().text)["request_id"].clone();
+    assert_eq!(sent.len(), 36);
+    assert_eq!(reply.metadata().get(REQUEST_ID), Some(sent.as_str()));
 }
 
 #[tokio::test]
