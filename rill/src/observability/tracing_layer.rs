@@ -15,8 +15,9 @@ use crate::{Code, Request};
 /// `rpc.service`, `rpc.method`, `network.peer.address` / `network.peer.port` (server) or
 /// `server.address` (client), and at the end `rpc.grpc.status_code`, `otel.status_code`
 /// (`ERROR` as the conventions define it) and `duration_ms`; plus `trace_id`, `span_id`
-/// and `parent_span_id` (hex). With `tracing-opentelemetry`, the `otel.*` fields become the
-/// span's name, kind and status.
+/// and `parent_span_id` (hex): the W3C ids that travel in `traceparent`. With
+/// `tracing-opentelemetry`, the `otel.*` fields become the exported span's name, kind and
+/// status (its ids are that crate's own; the W3C ones are attributes).
 ///
 /// - Server: the call's [`TraceContext`] continues the caller's `traceparent` (or starts a
 ///   new trace) and is a request extension for the handler; while the handler runs it is
