@@ -41,7 +41,7 @@ where
 
 /// A middleware error as a status: a `Status` passes through, anything else is UNKNOWN with
 /// its message (a timeout layer's error, for example).
-pub(crate) fn into_status(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Status {
+fn into_status(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Status {
     let err = err.into();
     match err.downcast::<Status>() {
         Ok(status) => *status,
