@@ -94,6 +94,29 @@ pub fn status_details(data: &[u8]) {
     }
 }
 
+/// W3C trace context: `traceparent` and `tracestate` parsing; what parses formats back to a
+/// value that parses to the same thing.
+pub fn trace_context(data: &[u8]) {
+    use crate::observability::{parse_tracestate, TraceContext, TraceParent};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(parent) = TraceParent::parse(text) {
+        let formatted = parent.to_string();
+        assert_eq!(formatted.len(), 55);
+        assert_eq!(TraceParent::parse(&formatted), Ok(parent));
+    }
+    if let Some(state) = parse_tracestate(text) {
+        assert_eq!(parse_tracestate(&state).as_deref(), Some(state.as_str()));
+    }
+    let (traceparent, tracestate) = text.split_once('\n').unwrap_or((text, text));
+    let context = TraceContext::from_headers(Some(traceparent), Some(tracestate));
+    assert_eq!(
+        TraceParent::parse(&context.traceparent().to_string()).map(|p| p.trace_id),
+        Ok(context.trace_id())
+    );
+}
+
 /// A whole server connection fed raw bytes (preface, frames, garbage): it must end, quickly.
 pub fn server_connection(data: &[u8]) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -148,6 +171,7 @@ mod tests {
             b"\x00grpc-status\x0099\x00x-bin\x00!!".to_vec(),
             b"1H".to_vec(),
             b"99999999n".to_vec(),
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\nk=v,a@b=c".to_vec(),
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
         ];
         for input in seeds.into_iter().chain(inputs()) {
@@ -156,6 +180,7 @@ mod tests {
             metadata(&input);
             status_headers(&input);
             status_details(&input);
+            trace_context(&input);
         }
         for input in inputs().take(20) {
             server_connection(&input);

@@ -86,7 +86,8 @@
 //!
 //! Modules follow gRPC's own vocabulary: [`status`], [`metadata`], [`codec`] (framing),
 //! [`compression`], [`transport`] (HTTP/2), [`server`], [`client`], [`resolver`] (name
-//! resolution), [`balancer`] (load balancing); `tls` and `auth`
+//! resolution), [`balancer`] (load balancing), [`observability`] (tracing spans with W3C trace
+//! context, metrics, a log line per call, request ids); `tls` and `auth`
 //! (bearer tokens, JWT, authorization policy) behind default features. See ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 // Library code never unwraps: a peer must not be able to crash us.
@@ -114,6 +115,7 @@ pub mod fuzzing;
 pub(crate) mod interceptor;
 mod message;
 mod middleware;
+pub mod observability;
 mod request;
 pub mod resolver;
 mod response;

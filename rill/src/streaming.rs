@@ -56,12 +56,43 @@ impl Drop for ClientEnd {
     }
 }
 
+/// Sees each message a [`MessageStream`] delivers and how the stream ends: the hook the
+/// observability layers count received messages and bytes with.
+pub(crate) trait StreamTap: Send + Sync {
+    /// A message arrived; `wire_len` is its payload size on the wire (before decompression).
+    fn message(&self, wire_len: usize);
+    /// The stream ended: `None` when cleanly (client side: `grpc-status: 0`), else the error.
+    fn end(&self, error: Option<&Status>);
+}
+
+/// Feeds a stream's events to two taps.
+pub(crate) struct BothTaps(pub(crate) Arc<dyn StreamTap>, pub(crate) Arc<dyn StreamTap>);
+
+impl StreamTap for BothTaps {
+    fn message(&self, wire_len: usize) {
+        self.0.message(wire_len);
+        self.1.message(wire_len);
+    }
+
+    fn end(&self, error: Option<&Status>) {
+        self.0.end(error);
+        self.1.end(error);
+    }
+}
+
+tokio::task_local! {
+    /// The tap a client observability layer sets around the exchange it wraps: a client
+    /// stream created inside picks it up (the exchange builds its streams out of its reach).
+    pub(crate) static CLIENT_TAP: Arc<dyn StreamTap>;
+}
+
 /// Raw gRPC messages (deframed, decompressed) read from one HTTP/2 body.
 pub(crate) struct MessageStream {
     body: RecvBody,
     decoder: FrameDecoder,
     phase: Phase,
     client: Option<ClientEnd>,
+    tap: Option<Arc<dyn StreamTap>>,
 }
 
 impl MessageStream {
@@ -72,6 +103,7 @@ impl MessageStream {
             decoder,
             phase: Phase::Data,
             client: None,
+            tap: None,
         }
     }
 
@@ -82,7 +114,16 @@ impl MessageStream {
             decoder,
             phase: Phase::Data,
             client: Some(end),
+            tap: CLIENT_TAP.try_with(Arc::clone).ok(),
         }
+    }
+
+    /// Reports this stream's messages and end to `tap` too (each layer adds its own).
+    pub(crate) fn add_tap(&mut self, tap: Arc<dyn StreamTap>) {
+        self.tap = Some(match self.tap.take() {
+            Some(first) => Arc::new(BothTaps(first, tap)),
+            None => tap,
+        });
     }
 
     /// Whether the message last returned arrived compressed.
@@ -98,6 +139,9 @@ impl MessageStream {
             Some(end) => take(&end.send_error).unwrap_or(status),
             None => status,
         };
+        if let Some(tap) = &self.tap {
+            tap.end(Some(&status));
+        }
         if let Some(task) = self.client.as_mut().and_then(|end| end.sender.take()) {
             task.abort();
         }
@@ -118,6 +162,9 @@ impl MessageStream {
                 self.phase = Phase::Done;
                 if let Some(end) = &self.client {
                     put(&end.trailers, status.metadata().clone());
+                }
+                if let Some(tap) = &self.tap {
+                    tap.end(None);
                 }
                 Poll::Ready(None)
             }
@@ -142,7 +189,12 @@ impl Stream for MessageStream {
                 }
             }
             match this.decoder.next_message() {
-                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(Some(message)) => {
+                    if let Some(tap) = &this.tap {
+                        tap.message(this.decoder.last_wire_len());
+                    }
+                    return Poll::Ready(Some(Ok(message)));
+                }
                 Ok(None) => {}
                 Err(status) => return this.fail(status),
             }
@@ -161,6 +213,9 @@ impl Stream for MessageStream {
                     }
                     if this.client.is_none() {
                         this.phase = Phase::Done;
+                        if let Some(tap) = &this.tap {
+                            tap.end(None);
+                        }
                         return Poll::Ready(None);
                     }
                     this.phase = Phase::Trailers;

@@ -91,6 +91,11 @@ impl Transport {
     pub(crate) fn new(channel: Channel, next: Option<ClientDispatch>) -> Self {
         Transport { channel, next }
     }
+
+    /// The channel's authority: the `grpc.target` metrics and spans report.
+    pub(crate) fn target(&self) -> &str {
+        self.channel.authority()
+    }
 }
 
 impl tower_service::Service<Request<Body>> for Transport {

@@ -18,6 +18,7 @@ pub use backoff::BackoffConfig;
 pub use channel::{Channel, Endpoint};
 pub use connectivity::ConnectivityState;
 pub use layer::{Body, ResponseBody, Transport};
+pub(crate) use layer::{Kind, RawResponse, RawStream};
 
 pub(crate) use control::Control;
 

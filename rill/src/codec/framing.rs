@@ -27,6 +27,8 @@ pub(crate) struct FrameDecoder {
     error: Option<Status>,
     /// Whether the message last returned by `next_message` had its Compressed-Flag set.
     last_compressed: bool,
+    /// The payload length on the wire (before decompression) of that message.
+    last_wire_len: usize,
 }
 
 impl FrameDecoder {
@@ -39,6 +41,7 @@ impl FrameDecoder {
             encoding,
             error: None,
             last_compressed: false,
+            last_wire_len: 0,
         }
     }
 
@@ -83,6 +86,12 @@ impl FrameDecoder {
         self.last_compressed
     }
 
+    /// The wire size (payload length, before decompression) of the message last returned by
+    /// [`FrameDecoder::next_message`]: what gRFC A66's `compressed_message_size` metrics count.
+    pub(crate) fn last_wire_len(&self) -> usize {
+        self.last_wire_len
+    }
+
     /// Bytes received but not yet returned as messages.
     #[allow(dead_code)] // contract API, not used by the transport yet
     pub(crate) fn buffered(&self) -> usize {
@@ -108,6 +117,7 @@ impl FrameDecoder {
         let payload = self.buf.split_to(len).freeze();
         self.state = State::Header;
         self.last_compressed = compressed;
+        self.last_wire_len = len;
         match (compressed, self.encoding) {
             (true, Some(enc)) => {
                 compression::decompress(enc, &payload, self.max_message_size).map(Some)

@@ -14,7 +14,7 @@ use crate::{Request, Response, Status};
 /// The request body of a call as middleware sees it: the not-yet-decoded messages. Opaque;
 /// middleware reads the head (metadata, deadline, extensions) and passes the body on.
 pub struct Body {
-    messages: MessageStream,
+    pub(crate) messages: MessageStream,
     encode: ResponseEncoder,
     handler: RawHandler,
 }

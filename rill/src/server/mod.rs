@@ -32,6 +32,7 @@ pub use service::{Method, NamedService, Service};
 
 pub(crate) use call::{is_grpc_content_type, GRPC_CONTENT_TYPE};
 use router::Router;
+pub(crate) use service::RawBody;
 
 use crate::compression::{accept_encoding_value, CompressionEncoding};
 use crate::transport::server::{

@@ -6,13 +6,17 @@
 //! only the admin identity may CreateUsers. Also serves the standard health service
 //! (`grpc.health.v1.Health`: UserService and the whole server `SERVING`, `NOT_SERVING` once
 //! shutting down) and server reflection (`grpc.reflection.v1` and `v1alpha`), so grpcurl and
-//! health probes work out of the box. Stops gracefully on Ctrl-C (open calls get 5 s; a
+//! health probes work out of the box. Every call gets a `tracing` span (W3C trace context
+//! from `traceparent`) and a request id (`x-request-id`, echoed); with `--metrics-listen ADDR`
+//! (feature `metrics`, on by default) call metrics are served in Prometheus text at
+//! `http://ADDR/metrics`. Stops gracefully on Ctrl-C (open calls get 5 s; a
 //! second Ctrl-C exits at once).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use rill::auth::{BearerAuthLayer, StaticTokens};
+use rill::observability::{RequestIdLayer, TracingLayer};
 use rill::server::Server;
 use rill::tls::{Certificates, Identity, ServerTlsConfig};
 use user_service::pb::user_service_server::UserServiceServer;
@@ -28,7 +32,8 @@ const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert 
                       only the admin may CreateUsers, every authenticated caller may read and chat
   --auth-tokens FILE  accept the bearer tokens in FILE (lines `TOKEN SUBJECT`); implies --auth
   --admin NAME        the admin identity (default admin): a token subject, or a client
-                      certificate's subject alternative name or common name";
+                      certificate's subject alternative name or common name
+  --metrics-listen ADDR  serve call metrics (Prometheus text) at http://ADDR/metrics";
 
 struct Args {
     listen: SocketAddr,
@@ -39,6 +44,7 @@ struct Args {
     auth: bool,
     auth_tokens: Option<String>,
     admin: String,
+    metrics_listen: Option<SocketAddr>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         auth: false,
         auth_tokens: None,
         admin: access::DEFAULT_ADMIN.to_string(),
+        metrics_listen: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +77,13 @@ fn parse_args() -> Result<Args, String> {
                 args.auth = true;
             }
             "--admin" => args.admin = value()?,
+            "--metrics-listen" => {
+                let v = value()?;
+                let addr = v
+                    .parse()
+                    .map_err(|e| format!("bad --metrics-listen {v:?}: {e}"))?;
+                args.metrics_listen = Some(addr);
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -124,6 +138,35 @@ fn tls_config(args: &Args) -> Result<Option<ServerTlsConfig>, rill::tls::TlsErro
     Ok(Some(config))
 }
 
+/// Serves the metrics of every call at `http://ADDR/metrics` (Prometheus text, A66's
+/// histogram buckets) and adds the layer that records them.
+#[cfg(feature = "metrics")]
+fn with_metrics(server: Server, listen: Option<SocketAddr>) -> Result<Server, String> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    use rill::observability::{describe_metrics, MetricsLayer, LATENCY_BUCKETS, SIZE_BUCKETS};
+    let Some(addr) = listen else {
+        return Ok(server);
+    };
+    PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .set_buckets_for_metric(Matcher::Suffix("duration".into()), LATENCY_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Suffix("message_size".into()), SIZE_BUCKETS)
+        })
+        .and_then(|b| b.install())
+        .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+    describe_metrics();
+    Ok(server.layer(MetricsLayer::new()))
+}
+
+#[cfg(not(feature = "metrics"))]
+fn with_metrics(server: Server, listen: Option<SocketAddr>) -> Result<Server, String> {
+    match listen {
+        None => Ok(server),
+        Some(_) => Err("--metrics-listen: built without the `metrics` feature".into()),
+    }
+}
+
 /// Prints `message` and exits with `code`.
 fn exit(code: i32, message: impl std::fmt::Display) -> ! {
     eprintln!("{message}");
@@ -146,6 +189,11 @@ async fn main() {
         // Open chat streams never end on their own: give them a moment, then close.
         .shutdown_grace_period(Duration::from_secs(5));
     server = with_auth(server, &args).unwrap_or_else(|e| exit(1, format!("user-server: {e}")));
+    // Added last, so they wrap the auth layers and see every call, refused ones included.
+    server = with_metrics(server, args.metrics_listen)
+        .unwrap_or_else(|e| exit(1, format!("user-server: {e}")))
+        .layer(TracingLayer::new())
+        .layer(RequestIdLayer::new());
     let tls = tls_config(&args).unwrap_or_else(|e| exit(1, format!("user-server: {e}")));
     let secure = tls.is_some();
     if let Some(tls) = tls {
@@ -170,6 +218,9 @@ async fn main() {
         "user-server listening on {addr} (db: {}{tls_note})",
         args.db
     );
+    if let Some(metrics) = args.metrics_listen {
+        println!("user-server: metrics on http://{metrics}/metrics");
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("user-server: shutting down");
