@@ -6,7 +6,9 @@
 //! only the admin identity may CreateUsers. Also serves the standard health service
 //! (`grpc.health.v1.Health`: UserService and the whole server `SERVING`, `NOT_SERVING` once
 //! shutting down) and server reflection (`grpc.reflection.v1` and `v1alpha`), so grpcurl and
-//! health probes work out of the box. Stops gracefully on Ctrl-C (open calls get 5 s; a
+//! health probes work out of the box. Browsers can call it too: gRPC-Web (binary and text,
+//! over HTTP/1.1 or HTTP/2, same port) is on, with CORS allowing every origin unless
+//! `--grpc-web-origin` names the allowed ones (see `web/` for a browser client). Stops gracefully on Ctrl-C (open calls get 5 s; a
 //! second Ctrl-C exits at once).
 
 use std::net::SocketAddr;
@@ -15,10 +17,11 @@ use std::time::Duration;
 use rill::auth::{BearerAuthLayer, StaticTokens};
 use rill::server::Server;
 use rill::tls::{Certificates, Identity, ServerTlsConfig};
+use rill::web::GrpcWebConfig;
 use user_service::pb::user_service_server::UserServiceServer;
 use user_service::{access, reflection, Store, Users};
 
-const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]] [--auth] [--auth-tokens FILE] [--admin NAME]
+const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]] [--auth] [--auth-tokens FILE] [--admin NAME] [--grpc-web-origin ORIGIN]...
   --listen ADDR       address to serve on (default 127.0.0.1:50051)
   --db PATH           SQLite database file (default users.db; :memory: for none)
   --tls-cert PEM      serve TLS with this certificate chain (needs --tls-key)
@@ -28,7 +31,10 @@ const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert 
                       only the admin may CreateUsers, every authenticated caller may read and chat
   --auth-tokens FILE  accept the bearer tokens in FILE (lines `TOKEN SUBJECT`); implies --auth
   --admin NAME        the admin identity (default admin): a token subject, or a client
-                      certificate's subject alternative name or common name";
+                      certificate's subject alternative name or common name
+  --grpc-web-origin ORIGIN
+                      only pages from ORIGIN (e.g. http://localhost:8080; repeatable) may call
+                      with gRPC-Web; default: every origin";
 
 struct Args {
     listen: SocketAddr,
@@ -39,6 +45,7 @@ struct Args {
     auth: bool,
     auth_tokens: Option<String>,
     admin: String,
+    web_origins: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
         auth: false,
         auth_tokens: None,
         admin: access::DEFAULT_ADMIN.to_string(),
+        web_origins: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
                 args.auth = true;
             }
             "--admin" => args.admin = value()?,
+            "--grpc-web-origin" => args.web_origins.push(value()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -137,7 +146,13 @@ async fn main() {
     let (health, health_service) = rill_health::health_reporter();
     health.set_serving::<UserServiceServer<Users>>();
     let reflection = reflection();
+    let web = if args.web_origins.is_empty() {
+        GrpcWebConfig::new()
+    } else {
+        GrpcWebConfig::new().allow_origins(args.web_origins.iter().cloned())
+    };
     let mut server = Server::builder()
+        .grpc_web_config(web)
         .add_service(UserServiceServer::new(Users::new(store)))
         .add_service(health_service)
         .add_service(reflection.v1())
