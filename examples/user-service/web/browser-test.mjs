@@ -1,0 +1,73 @@
+// Opens the page in headless Debian Chromium (playwright-core, no browser download) and checks
+// that the gRPC-Web calls to user-server show their results; saves a screenshot.
+// Usage: node browser-test.mjs SERVER_URL SCREENSHOT.png
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "./serve.mjs";
+
+const [serverUrl, screenshot] = process.argv.slice(2);
+if (!serverUrl || !screenshot) {
+  console.error("usage: node browser-test.mjs SERVER_URL SCREENSHOT.png");
+  process.exit(2);
+}
+
+const page_server = await serve(0);
+const pageUrl = `http://127.0.0.1:${page_server.address().port}/?server=${encodeURIComponent(serverUrl)}`;
+const profile = mkdtempSync(join(tmpdir(), "rill-chromium-"));
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+const failures = [];
+const check = (what, actual, expected) => {
+  if (actual !== expected) failures.push(`${what}: got ${JSON.stringify(actual)}, want ${JSON.stringify(expected)}`);
+};
+
+try {
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const requests = [];
+  page.on("request", (r) => requests.push(`${r.method()} ${r.url()}`));
+  page.on("console", (m) => console.log(`[page] ${m.text()}`));
+  await page.goto(pageUrl);
+  await page.waitForFunction(() => document.getElementById("status")?.textContent !== "running", null, {
+    timeout: 20000,
+  });
+  const text = async (id) => (await page.textContent(`#${id}`))?.trim();
+  check("status", await text("status"), "done");
+  check("GetUser", await text("get-user"), "GetUser(1): #1 Ada <ada@example.com>");
+  check(
+    "ListUsers",
+    await text("list-users"),
+    "ListUsers: #1 Ada <ada@example.com>, #2 Grace <grace@example.com>, #3 Linus <linus@example.com>",
+  );
+  check("error", await text("not-found"), "GetUser(999999): NotFound: user 999999 not found");
+  // The calls really went cross-origin to the server, as gRPC-Web POSTs.
+  const calls = requests.filter((r) => r.startsWith(`POST ${serverUrl}/user.UserService/`));
+  check("gRPC-Web POSTs seen", calls.length, 3);
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`screenshot: ${screenshot}`);
+} catch (err) {
+  failures.push(String(err));
+} finally {
+  await browser.close();
+  page_server.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+
+if (failures.length) {
+  console.error(`browser test FAILED:\n  ${failures.join("\n  ")}`);
+  process.exit(1);
+}
+console.log("browser test passed: GetUser, ListUsers and a NOT_FOUND status over gRPC-Web");
