@@ -2,6 +2,8 @@
 //! also serves native gRPC (PROTOCOL-WEB: binary and -text bodies, trailers in the body,
 //! Trailers-Only in the head, CORS, and bad input).
 
+#[path = "common/certs.rs"]
+mod certs;
 mod common;
 
 use std::time::Duration;
@@ -101,14 +103,14 @@ impl H1Response {
 
 /// A raw HTTP/1.1 client connection.
 struct H1 {
-    io: TcpStream,
+    io: Box<dyn rill::transport::Io>,
     buf: BytesMut,
 }
 
 impl H1 {
     async fn connect(addr: std::net::SocketAddr) -> H1 {
         H1 {
-            io: TcpStream::connect(addr).await.unwrap(),
+            io: Box::new(TcpStream::connect(addr).await.unwrap()),
             buf: BytesMut::new(),
         }
     }
@@ -675,4 +677,136 @@ async fn h2_binary_text_and_streaming() {
         .await
         .unwrap();
     assert_eq!(reply.get_ref().text, "native");
+}
+
+#[tokio::test]
+async fn tls_with_alpn_http1_serves_grpc_web_and_h2_still_native() {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, ServerName};
+    use std::sync::Arc;
+
+    let pki = certs::Pki::new();
+    let tls = rill::tls::ServerTlsConfig::new(
+        rill::tls::Identity::from_pem(&pki.server_cert, &pki.server_key).unwrap(),
+    );
+    let server = echo_server()
+        .0
+        .accept_grpc_web(true)
+        .tls_config(tls)
+        .unwrap();
+    let addr = web_server(server).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pki.ca.as_bytes()).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let mut conn = H1 {
+        io: Box::new(stream),
+        buf: BytesMut::new(),
+    };
+    let resp = conn
+        .post(
+            UNARY,
+            "application/grpc-web",
+            &[],
+            &frame(&Msg::text("over tls")),
+        )
+        .await;
+    assert_eq!(
+        WebBody::parse(&resp.body).messages,
+        vec![Msg::text("over tls")]
+    );
+
+    // Native gRPC clients still negotiate h2 on the same port.
+    let client_tls = rill::tls::ClientTlsConfig::new()
+        .ca_certificates(rill::tls::Certificates::from_pem(&pki.ca).unwrap());
+    let channel = rill::client::Endpoint::new(&format!("https://{addr}"))
+        .tls_config(client_tls)
+        .connect()
+        .await
+        .unwrap();
+    let reply: Response<Msg> = Client::new(channel)
+        .unary(UNARY, Request::new(Msg::text("native tls")))
+        .await
+        .unwrap();
+    assert_eq!(reply.get_ref().text, "native tls");
+}
+
+#[tokio::test]
+async fn browser_going_away_cancels_the_server_stream() {
+    let (server, probe) = echo_server();
+    let addr = web_server(server.accept_grpc_web(true)).await;
+    let mut conn = H1::connect(addr).await;
+    let req = Msg {
+        text: "endless".into(),
+        n: i32::MAX,
+        blob: vec![7; 1024],
+        ..Msg::default()
+    };
+    let mut bytes = format!(
+        "POST {SERVER_STREAM} HTTP/1.1\r\ncontent-type: application/grpc-web\r\ncontent-length: {}\r\n\r\n",
+        frame(&req).len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(&frame(&req));
+    conn.send_raw(&bytes).await;
+    assert!(conn.line().await.starts_with("HTTP/1.1 200"));
+    drop(conn);
+    // Once the socket is gone the stream stops producing: the count settles far below n.
+    let mut last = probe.sent.load(std::sync::atomic::Ordering::SeqCst);
+    let settled = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = probe.sent.load(std::sync::atomic::Ordering::SeqCst);
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    })
+    .await
+    .expect("the server stream kept running after the browser left");
+    assert!(settled < 1_000_000, "sent {settled}");
+}
+
+#[tokio::test]
+async fn browser_going_away_cancels_a_running_call() {
+    let (server, probe) = echo_server();
+    let addr = web_server(server.accept_grpc_web(true)).await;
+    let mut conn = H1::connect(addr).await;
+    let slow = Msg {
+        sleep_ms: 5_000,
+        ..Msg::default()
+    };
+    let body = frame(&slow);
+    let mut bytes = format!(
+        "POST {UNARY} HTTP/1.1\r\ncontent-type: application/grpc-web\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(&body);
+    conn.send_raw(&bytes).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(conn);
+    let cancelled = tokio::time::timeout(Duration::from_secs(3), async {
+        while probe.cancelled.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(cancelled.is_ok(), "the handler was not cancelled");
+    assert_eq!(probe.completed.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

@@ -332,8 +332,12 @@ impl Server {
         I: Io,
     {
         let grace = self.shutdown_grace;
+        // gRPC-Web clients may speak HTTP/1.1 over TLS too: offer it in ALPN after h2.
         #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
+        let tls = match &self.web {
+            Some(_) => self.tls.as_ref().map(crate::tls::Acceptor::with_http1),
+            None => self.tls.clone(),
+        };
         #[cfg(not(feature = "tls"))]
         let tls = None::<Arc<()>>;
         let (handler, conn, web) = self.into_handler();

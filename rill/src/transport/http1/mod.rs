@@ -70,7 +70,11 @@ pub(crate) async fn serve<F, Fut>(
             }
             Err(_) => return,
         };
-        let (head, body) = handle(request).await;
+        // A browser that goes away while the call runs cancels it (the future is dropped).
+        let (head, body) = tokio::select! {
+            response = handle(request) => response,
+            _ = conn.watch_peer() => return,
+        };
         let keep_alive = keep_alive && !shutdown.is_cancelled();
         match conn.write_response(head, body, keep_alive).await {
             Ok(()) if keep_alive => {}
