@@ -375,6 +375,22 @@ async fn http1_text_mode_is_base64_both_ways() {
         .await;
     let body = WebBody::parse(&decode_text(&resp.body));
     assert_eq!(body.messages, vec![Msg::text("seg")]);
+
+    // A binary request asking for a text response with Accept.
+    let resp = conn
+        .post(
+            UNARY,
+            "application/grpc-web+proto",
+            &[("accept", "application/grpc-web-text")],
+            &frame(&Msg::text("acc")),
+        )
+        .await;
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/grpc-web-text+proto")
+    );
+    let body = WebBody::parse(&decode_text(&resp.body));
+    assert_eq!(body.messages, vec![Msg::text("acc")]);
 }
 
 #[tokio::test]

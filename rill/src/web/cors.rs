@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
 /// Request headers a gRPC-Web client sends, allowed in every preflight answer.
@@ -92,8 +92,10 @@ impl GrpcWebConfig {
         self
     }
 
-    /// More request headers a page may send (custom metadata), besides `x-grpc-web`,
-    /// `x-user-agent`, `grpc-timeout`, `content-type` and `authorization`.
+    /// More request headers always listed in a preflight answer, besides `x-grpc-web`,
+    /// `x-user-agent`, `grpc-timeout`, `content-type` and `authorization`. Headers a
+    /// preflight asks for (`Access-Control-Request-Headers`, e.g. custom metadata) are
+    /// allowed too, as PROTOCOL-WEB says; the origin check is what restricts callers.
     pub fn allow_headers<I, S>(mut self, headers: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -169,7 +171,19 @@ impl GrpcWebConfig {
                 header::ACCESS_CONTROL_ALLOW_METHODS,
                 HeaderValue::from_static("POST, OPTIONS"),
             );
-            if let Ok(value) = HeaderValue::from_str(&self.allow_headers.join(", ")) {
+            // PROTOCOL-WEB: allow "whatever the preflight request carries" (custom metadata
+            // included); the origin check above is what guards access.
+            let mut allowed = self.allow_headers.clone();
+            let requested = request
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            for name in requested.split(',').map(|n| n.trim().to_ascii_lowercase()) {
+                if HeaderName::from_bytes(name.as_bytes()).is_ok() && !allowed.contains(&name) {
+                    allowed.push(name);
+                }
+            }
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, value);
             }
             if let Ok(value) = HeaderValue::from_str(&self.max_age.as_secs().to_string()) {
@@ -210,6 +224,10 @@ mod tests {
         req.insert(
             header::ACCESS_CONTROL_REQUEST_METHOD,
             HeaderValue::from_static("POST"),
+        );
+        req.insert(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            HeaderValue::from_static("content-type,X-Custom-Bin, x-grpc-web,bad header"),
         );
         let resp = config.preflight(&origin, &req);
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);

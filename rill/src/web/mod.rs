@@ -236,6 +236,14 @@ impl Web {
                 Err(err) => return trailers_only(mode, &Status::internal(err.to_string())),
             },
         };
+        // The response is text when the request is, or when the client asks for it with
+        // `Accept: application/grpc-web-text` (PROTOCOL-WEB, "Text-encoded streams").
+        let wants_text = head
+            .headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .any(|v| v.as_bytes().starts_with(b"application/grpc-web-text"));
+        let mode = if wants_text { Mode::Text } else { mode };
         let connection = match bridge.connection().await {
             Ok(connection) => connection,
             Err(status) => return trailers_only(mode, &status),
