@@ -38,7 +38,12 @@ const check = (what, actual, expected) => {
 try {
   const page = browser.pages()[0] ?? (await browser.newPage());
   const requests = [];
-  page.on("request", (r) => requests.push(`${r.method()} ${r.url()}`));
+  const contentTypes = new Set();
+  page.on("request", (r) => {
+    requests.push(`${r.method()} ${r.url()}`);
+    const ct = r.headers()["content-type"];
+    if (ct?.startsWith("application/grpc-web")) contentTypes.add(ct);
+  });
   page.on("console", (m) => console.log(`[page] ${m.text()}`));
   await page.goto(pageUrl);
   await page.waitForFunction(() => document.getElementById("status")?.textContent !== "running", null, {
@@ -53,9 +58,19 @@ try {
     "ListUsers: #1 Ada <ada@example.com>, #2 Grace <grace@example.com>, #3 Linus <linus@example.com>",
   );
   check("error", await text("not-found"), "GetUser(999999): NotFound: user 999999 not found");
+  // Google's grpc-web in text mode: the same results.
+  check("text GetUser", await text("text-get-user"), "GetUser(1): #1 Ada <ada@example.com>");
+  check(
+    "text ListUsers",
+    await text("text-list-users"),
+    "ListUsers: #1 Ada <ada@example.com>, #2 Grace <grace@example.com>, #3 Linus <linus@example.com>",
+  );
+  check("text error", await text("text-not-found"), "GetUser(999999): NOT_FOUND: user 999999 not found");
   // The calls really went cross-origin to the server, as gRPC-Web POSTs.
   const calls = requests.filter((r) => r.startsWith(`POST ${serverUrl}/user.UserService/`));
-  check("gRPC-Web POSTs seen", calls.length, 3);
+  check("gRPC-Web POSTs seen", calls.length, 6);
+  // Both wire formats were used.
+  check("content types", [...contentTypes].sort().join(" "), "application/grpc-web+proto application/grpc-web-text");
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
 } catch (err) {
@@ -70,4 +85,4 @@ if (failures.length) {
   console.error(`browser test FAILED:\n  ${failures.join("\n  ")}`);
   process.exit(1);
 }
-console.log("browser test passed: GetUser, ListUsers and a NOT_FOUND status over gRPC-Web");
+console.log("browser test passed: GetUser, ListUsers and a NOT_FOUND status over gRPC-Web, binary (connect-web) and text (grpc-web)");

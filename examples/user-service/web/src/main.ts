@@ -1,9 +1,11 @@
-// The UserService demo in a browser: gRPC-Web calls with connect-web's gRPC-Web transport.
+// The UserService demo in a browser: gRPC-Web calls with connect-web's gRPC-Web transport
+// (binary, fetch), then with Google's grpc-web library (text mode, XHR).
 // The server address comes from `?server=URL` (default: this page's origin), so the page can
 // be served from another origin and exercise CORS.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { UserService } from "./gen/user_pb";
+import { textModeCalls } from "./text";
 
 const params = new URLSearchParams(location.search);
 const server = params.get("server") ?? location.origin;
@@ -34,6 +36,9 @@ async function main(): Promise<void> {
     const e = ConnectError.from(err);
     show("not-found", `GetUser(999999): ${Code[e.code]}: ${e.rawMessage}`);
   }
+
+  // The same with Google's grpc-web library in text mode.
+  await textModeCalls(server, show);
   show("status", "done");
 }
 
