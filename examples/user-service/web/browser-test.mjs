@@ -1,13 +1,15 @@
 // Opens the page in headless Debian Chromium (playwright-core, no browser download) and checks
 // that the gRPC-Web calls to user-server show their results; saves a screenshot.
-// Usage: node browser-test.mjs SERVER_URL SCREENSHOT.png
+// Usage: node browser-test.mjs SERVER_URL SCREENSHOT.png [PROTOCOL]
+// PROTOCOL (default http/1.1) is what the gRPC-Web calls must have gone over, as Chromium's
+// DevTools protocol reports it: `http/1.1` for a plaintext server, `h2` for a TLS one.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "./serve.mjs";
 
-const [serverUrl, screenshot] = process.argv.slice(2);
+const [serverUrl, screenshot, protocol = "http/1.1"] = process.argv.slice(2);
 if (!serverUrl || !screenshot) {
   console.error("usage: node browser-test.mjs SERVER_URL SCREENSHOT.png");
   process.exit(2);
@@ -27,6 +29,8 @@ const browser = await chromium.launchPersistentContext(profile, {
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    // The TLS run uses a throwaway self-signed certificate.
+    ...(serverUrl.startsWith("https:") ? ["--ignore-certificate-errors"] : []),
   ],
 });
 
@@ -45,6 +49,13 @@ try {
     if (ct?.startsWith("application/grpc-web")) contentTypes.add(ct);
   });
   page.on("console", (m) => console.log(`[page] ${m.text()}`));
+  // The HTTP version of every gRPC-Web response, from Chromium itself.
+  const protocols = new Set();
+  const cdp = await browser.newCDPSession(page);
+  await cdp.send("Network.enable");
+  cdp.on("Network.responseReceived", (e) => {
+    if (e.response.url.startsWith(`${serverUrl}/user.UserService/`)) protocols.add(e.response.protocol);
+  });
   await page.goto(pageUrl);
   await page.waitForFunction(() => document.getElementById("status")?.textContent !== "running", null, {
     timeout: 20000,
@@ -71,6 +82,7 @@ try {
   check("gRPC-Web POSTs seen", calls.length, 6);
   // Both wire formats were used.
   check("content types", [...contentTypes].sort().join(" "), "application/grpc-web+proto application/grpc-web-text");
+  check("HTTP version", [...protocols].join(" "), protocol);
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
 } catch (err) {
@@ -85,4 +97,6 @@ if (failures.length) {
   console.error(`browser test FAILED:\n  ${failures.join("\n  ")}`);
   process.exit(1);
 }
-console.log("browser test passed: GetUser, ListUsers and a NOT_FOUND status over gRPC-Web, binary (connect-web) and text (grpc-web)");
+console.log(
+  `browser test passed (${protocol}): GetUser, ListUsers and a NOT_FOUND status over gRPC-Web, binary (connect-web) and text (grpc-web)`,
+);
