@@ -826,3 +826,44 @@ async fn browser_going_away_cancels_a_running_call() {
     assert!(cancelled.is_ok(), "the handler was not cancelled");
     assert_eq!(probe.completed.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn h2_concurrent_web_calls_share_one_connection() {
+    let addr = echo_web().await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (send, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let calls = (0..8).map(|i| {
+        let mut send = send.clone();
+        async move {
+            send = send.ready().await.unwrap();
+            let req = http::Request::builder()
+                .method("POST")
+                .uri(format!("http://{addr}{UNARY}"))
+                .header("content-type", "application/grpc-web")
+                .body(())
+                .unwrap();
+            let msg = Msg {
+                text: format!("call {i}"),
+                sleep_ms: 50,
+                ..Msg::default()
+            };
+            let (resp, mut stream) = send.send_request(req, false).unwrap();
+            stream.send_data(Bytes::from(frame(&msg)), true).unwrap();
+            let mut body = resp.await.unwrap().into_body();
+            let mut out = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                let _ = body.flow_control().release_capacity(chunk.len());
+                out.extend_from_slice(&chunk);
+            }
+            let parsed = WebBody::parse(&out);
+            assert_eq!(parsed.trailer("grpc-status"), Some("0"));
+            parsed.messages[0].text.clone()
+        }
+    });
+    let texts = futures_util::future::join_all(calls).await;
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(text, &format!("call {i}"));
+    }
+}

@@ -358,7 +358,7 @@ impl Server {
                                 return;
                             };
                             match web {
-                                Some(web) => web.serve_connection(io, handler, &conn, info, shutdown).await,
+                                Some(web) => web.serve_connection(io, &conn, info, shutdown).await,
                                 None => serve_connection(io, &conn, info, handler, shutdown).await,
                             }
                         });
@@ -407,17 +407,14 @@ impl Server {
             let info = ConnectionInfo::default();
             let (io, shutdown) = (Box::new(io), CancellationToken::new());
             match web {
-                Some(web) => {
-                    web.serve_connection(io, handler, &conn, info, shutdown)
-                        .await
-                }
+                Some(web) => web.serve_connection(io, &conn, info, shutdown).await,
                 None => serve_connection(io, &conn, info, handler, shutdown).await,
             }
         }
     }
 
-    /// The stream handler for HTTP/2 connections, and the gRPC-Web state when enabled (its
-    /// handler also routes gRPC-Web streams arriving over HTTP/2).
+    /// The stream handler for HTTP/2 connections, and the gRPC-Web state when enabled (which
+    /// then serves the connections, with this handler for native calls).
     fn into_handler(self) -> (StreamHandler, ConnConfig, Option<Arc<crate::web::Web>>) {
         let max_message = self.router.config.max_decoding_message_size;
         let router = Arc::new(self.router);
@@ -426,8 +423,8 @@ impl Server {
         let Some(config) = self.web else {
             return (handler, self.conn, None);
         };
-        let web = crate::web::Web::new(config, handler, &self.conn, max_message);
-        (web.h2_handler(), self.conn, Some(web))
+        let web = crate::web::Web::new(config, handler.clone(), &self.conn, max_message);
+        (handler, self.conn, Some(web))
     }
 }
 

@@ -80,9 +80,10 @@ impl Web {
         })
     }
 
-    /// A stream handler that serves gRPC-Web and CORS requests arriving over HTTP/2 and
-    /// passes everything else to the native handler.
-    pub(crate) fn h2_handler(self: &Arc<Self>) -> StreamHandler {
+    /// A stream handler for one HTTP/2 connection: gRPC-Web and CORS requests are served
+    /// through `bridge` (shared by the connection's streams), everything else goes to the
+    /// native handler.
+    fn h2_handler(self: &Arc<Self>, bridge: Arc<Bridge>) -> StreamHandler {
         let web = self.clone();
         Arc::new(move |stream: IncomingStream| {
             let is_web = stream.head.method == Method::OPTIONS
@@ -92,7 +93,7 @@ impl Web {
                     .get(header::CONTENT_TYPE)
                     .is_some_and(|v| codec::is_grpc_web_content_type(v.as_bytes()));
             if is_web {
-                Box::pin(web.clone().serve_h2_stream(stream))
+                Box::pin(web.clone().serve_h2_stream(bridge.clone(), stream))
             } else {
                 (web.native)(stream)
             }
@@ -104,7 +105,6 @@ impl Web {
     pub(crate) async fn serve_connection(
         self: Arc<Self>,
         mut io: BoxIo,
-        h2_handler: StreamHandler,
         conn: &ConnConfig,
         info: ConnectionInfo,
         shutdown: CancellationToken,
@@ -117,8 +117,10 @@ impl Web {
             }
         };
         let io: BoxIo = Box::new(http1::Rewind::new(prefix, io));
+        let bridge = Arc::new(Bridge::new(self.clone(), info.clone()));
         if is_h2 {
-            serve_connection(io, conn, info, h2_handler, shutdown).await;
+            let handler = self.h2_handler(bridge);
+            serve_connection(io, conn, info, handler, shutdown).await;
             return;
         }
         let limits = http1::Limits {
@@ -126,7 +128,6 @@ impl Web {
             max_body: self.max_body,
             read_timeout: conn.handshake_timeout,
         };
-        let bridge = Arc::new(Bridge::new(self.clone(), info));
         let handle = move |request: http::Request<Bytes>| {
             let (web, bridge) = (self.clone(), bridge.clone());
             async move {
@@ -138,12 +139,12 @@ impl Web {
     }
 
     /// One gRPC-Web request that arrived as an HTTP/2 stream.
-    async fn serve_h2_stream(self: Arc<Self>, stream: IncomingStream) {
+    async fn serve_h2_stream(self: Arc<Self>, bridge: Arc<Bridge>, stream: IncomingStream) {
         let IncomingStream {
             head,
             mut body,
             mut responder,
-            info,
+            ..
         } = stream;
         let body = match read_body(&mut body, self.max_body).await {
             Ok(body) => body,
@@ -152,7 +153,6 @@ impl Web {
                 return;
             }
         };
-        let bridge = Bridge::new(self.clone(), info);
         let response = self
             .handle(&bridge, http::Request::from_parts(head, body))
             .await;

@@ -116,6 +116,12 @@ impl Conn {
             return Err(ReadError::HeadTooLarge);
         }
         self.buf.advance(head_len);
+        if let Framing::Length(len) = framing {
+            // Refused before the client is invited to send it.
+            if len > self.limits.max_body {
+                return Err(ReadError::BodyTooLarge);
+            }
+        }
         if request
             .headers()
             .get(http::header::EXPECT)
