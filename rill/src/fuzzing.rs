@@ -143,6 +143,77 @@ pub fn server_connection(data: &[u8]) {
     });
 }
 
+/// The gRPC-Web `-text` body decoder: the first byte picks the chunk size; decoding chunk by
+/// chunk agrees with decoding at once, and what decodes survives a round trip.
+pub fn grpc_web_text(data: &[u8]) {
+    use crate::web::codec::{decode_text, Mode, TextDecoder};
+    let Some((&control, body)) = data.split_first() else {
+        return;
+    };
+    let whole = decode_text(body);
+    let mut decoder = TextDecoder::default();
+    let mut out = bytes::BytesMut::new();
+    let chunked = body
+        .chunks(usize::from(control) + 1)
+        .try_for_each(|chunk| decoder.push(chunk, &mut out))
+        .and_then(|()| decoder.finish(&mut out))
+        .map(|()| out.freeze());
+    assert_eq!(
+        whole.is_ok(),
+        chunked.is_ok(),
+        "chunking changed the outcome"
+    );
+    if let (Ok(whole), Ok(chunked)) = (whole, chunked) {
+        assert_eq!(whole, chunked);
+        assert!(whole.len() <= body.len() / 4 * 3 + 3);
+        let again = decode_text(&Mode::Text.encode_chunk(whole.clone()));
+        assert_eq!(again.as_ref(), Ok(&whole));
+    }
+}
+
+/// The HTTP/1.1 request head parser and chunked body decoder used for gRPC-Web.
+pub fn http1_request(data: &[u8]) {
+    let _ = crate::transport::http1::parse_head(data);
+    let mut decoder = crate::transport::http1::ChunkedDecoder::new(64 * 1024);
+    let mut buf = bytes::BytesMut::new();
+    for chunk in data.chunks(7) {
+        buf.extend_from_slice(chunk);
+        match decoder.decode(&mut buf) {
+            Ok(false) => {}
+            Ok(true) | Err(_) => break,
+        }
+    }
+    assert!(decoder.body.len() <= 64 * 1024);
+}
+
+/// A gRPC-Web enabled server connection fed raw bytes (HTTP/1.1 requests, garbage): it must
+/// end once the peer closes.
+pub fn grpc_web_connection(data: &[u8]) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let input = data.to_vec();
+    runtime.block_on(async move {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, server_io) = tokio::io::duplex(1 << 16);
+        let server = crate::server::Server::builder()
+            .accept_grpc_web(true)
+            .handshake_timeout(Duration::from_millis(100))
+            .serve_connection(server_io);
+        let serving = tokio::spawn(server);
+        let _ = client.write_all(&input).await;
+        drop(client);
+        let ended = tokio::time::timeout(Duration::from_secs(5), serving).await;
+        assert!(
+            ended.is_ok(),
+            "web connection did not end after the peer closed"
+        );
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +244,10 @@ mod tests {
             b"99999999n".to_vec(),
             b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\nk=v,a@b=c".to_vec(),
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
+            b"\x03AAAAAAE=gAAAAA9ncnBjLXN0YXR1czogMA0K".to_vec(),
+            b"POST /a/b HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                .to_vec(),
+            b"5;x\r\nhello\r\n0\r\n\r\n".to_vec(),
         ];
         for input in seeds.into_iter().chain(inputs()) {
             deframe(&input);
@@ -181,9 +256,15 @@ mod tests {
             status_headers(&input);
             status_details(&input);
             trace_context(&input);
+            grpc_web_text(&input);
+            http1_request(&input);
         }
         for input in inputs().take(20) {
             server_connection(&input);
+            grpc_web_connection(&input);
         }
+        grpc_web_connection(
+            b"POST /x/y HTTP/1.1\r\ncontent-type: application/grpc-web\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0",
+        );
     }
 }

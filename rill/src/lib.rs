@@ -124,6 +124,7 @@ mod streaming;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
+pub mod web;
 
 pub use client::{Channel, Client};
 pub use error::Error;

@@ -80,6 +80,8 @@ pub struct Server {
     tls: Option<crate::tls::Acceptor>,
     /// How long a graceful shutdown waits for in-flight calls before closing connections.
     shutdown_grace: Option<Duration>,
+    /// gRPC-Web (and HTTP/1.1) on the same port, when enabled.
+    web: Option<crate::web::GrpcWebConfig>,
 }
 
 impl std::fmt::Debug for Server {
@@ -106,6 +108,7 @@ impl Server {
             #[cfg(feature = "tls")]
             tls: None,
             shutdown_grace: None,
+            web: None,
         }
     }
 
@@ -233,6 +236,37 @@ impl Server {
         self
     }
 
+    /// Serves gRPC-Web to browsers on the same port as native gRPC, over HTTP/1.1 and
+    /// HTTP/2: `application/grpc-web[+proto]` and `application/grpc-web-text[+proto]`, unary
+    /// and server-streaming calls, CORS preflights. Off by default (as in tonic, where it is
+    /// opt-in); `true` allows every origin — see [`grpc_web_config`](Self::grpc_web_config)
+    /// to restrict origins and headers. Calls go through the same routing, interceptors,
+    /// layers, deadlines and limits as native ones. Spec:
+    /// [PROTOCOL-WEB](https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-WEB.md).
+    ///
+    /// ```
+    /// let server = rill::server::Server::builder().accept_grpc_web(true);
+    /// # drop(server);
+    /// ```
+    pub fn accept_grpc_web(mut self, enabled: bool) -> Self {
+        self.web = enabled.then(crate::web::GrpcWebConfig::default);
+        self
+    }
+
+    /// Serves gRPC-Web (see [`accept_grpc_web`](Self::accept_grpc_web)) with these CORS
+    /// options.
+    ///
+    /// ```
+    /// use rill::web::GrpcWebConfig;
+    /// let server = rill::server::Server::builder()
+    ///     .grpc_web_config(GrpcWebConfig::new().allow_origins(["https://app.example.com"]));
+    /// # drop(server);
+    /// ```
+    pub fn grpc_web_config(mut self, config: crate::web::GrpcWebConfig) -> Self {
+        self.web = Some(config);
+        self
+    }
+
     /// Names of the services this server hosts.
     pub fn service_names(&self) -> Vec<&'static str> {
         let mut names: Vec<_> = self.router.service_names().copied().collect();
@@ -299,11 +333,15 @@ impl Server {
         I: Io,
     {
         let grace = self.shutdown_grace;
+        // gRPC-Web clients may speak HTTP/1.1 over TLS too: offer it in ALPN after h2.
         #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
+        let tls = match &self.web {
+            Some(_) => self.tls.as_ref().map(crate::tls::Acceptor::with_http1),
+            None => self.tls.clone(),
+        };
         #[cfg(not(feature = "tls"))]
         let tls = None::<Arc<()>>;
-        let (handler, conn) = self.into_handler();
+        let (handler, conn, web) = self.into_handler();
         let conn = Arc::new(conn);
         let shutdown = CancellationToken::new();
         let mut connections = JoinSet::new();
@@ -315,12 +353,15 @@ impl Server {
                 next = incoming.next() => match next {
                     Some(Ok((io, addr))) => {
                         let (handler, conn, shutdown) = (handler.clone(), conn.clone(), shutdown.clone());
-                        let tls = tls.clone();
+                        let (tls, web) = (tls.clone(), web.clone());
                         connections.spawn(async move {
                             let Some((io, info)) = secure(io, addr, tls, conn.handshake_timeout).await else {
                                 return;
                             };
-                            serve_connection(io, &conn, info, handler, shutdown).await;
+                            match web {
+                                Some(web) => web.serve_connection(io, &conn, info, shutdown).await,
+                                None => serve_connection(io, &conn, info, handler, shutdown).await,
+                            }
                         });
                     }
                     Some(Err(err)) => {
@@ -362,18 +403,29 @@ impl Server {
     /// # drop(channel); }
     /// ```
     pub fn serve_connection<I: Io>(self, io: I) -> impl Future<Output = ()> + Send {
-        let (handler, conn) = self.into_handler();
+        let (handler, conn, web) = self.into_handler();
         async move {
             let info = ConnectionInfo::default();
-            serve_connection(Box::new(io), &conn, info, handler, CancellationToken::new()).await;
+            let (io, shutdown) = (Box::new(io), CancellationToken::new());
+            match web {
+                Some(web) => web.serve_connection(io, &conn, info, shutdown).await,
+                None => serve_connection(io, &conn, info, handler, shutdown).await,
+            }
         }
     }
 
-    fn into_handler(self) -> (StreamHandler, ConnConfig) {
+    /// The stream handler for HTTP/2 connections, and the gRPC-Web state when enabled (which
+    /// then serves the connections, with this handler for native calls).
+    fn into_handler(self) -> (StreamHandler, ConnConfig, Option<Arc<crate::web::Web>>) {
+        let max_message = self.router.config.max_decoding_message_size;
         let router = Arc::new(self.router);
         let handler: StreamHandler =
             Arc::new(move |stream: IncomingStream| Box::pin(call::handle(stream, router.clone())));
-        (handler, self.conn)
+        let Some(config) = self.web else {
+            return (handler, self.conn, None);
+        };
+        let web = crate::web::Web::new(config, handler.clone(), &self.conn, max_message);
+        (handler, self.conn, Some(web))
     }
 }
 

@@ -53,6 +53,16 @@ impl Acceptor {
         })
     }
 
+    /// The same settings, also offering ALPN `http/1.1` (after `h2`, which is preferred), for
+    /// a server that serves gRPC-Web to HTTP/1.1 clients.
+    pub(crate) fn with_http1(&self) -> Acceptor {
+        let mut config = (**self.inner.config()).clone();
+        config.alpn_protocols = vec![ALPN_H2.to_vec(), b"http/1.1".to_vec()];
+        Acceptor {
+            inner: TlsAcceptor::from(Arc::new(config)),
+        }
+    }
+
     /// Runs the handshake (bounded by `timeout`); returns the stream and the client's identity.
     pub(crate) async fn accept<I: Io>(
         &self,

@@ -6,6 +6,7 @@
 
 mod body;
 pub(crate) mod client;
+pub(crate) mod http1;
 mod io;
 pub(crate) mod server;
 

@@ -9,8 +9,10 @@
 //! health probes work out of the box. Every call gets a `tracing` span (W3C trace context
 //! from `traceparent`) and a request id (`x-request-id`, echoed); with `--metrics-listen ADDR`
 //! (feature `metrics`, on by default) call metrics are served in Prometheus text at
-//! `http://ADDR/metrics`. Stops gracefully on Ctrl-C (open calls get 5 s; a
-//! second Ctrl-C exits at once).
+//! `http://ADDR/metrics`. Browsers can call it too: gRPC-Web (binary and text, over HTTP/1.1
+//! or HTTP/2, same port) is on, with CORS allowing every origin unless `--grpc-web-origin`
+//! names the allowed ones (see `web/` for a browser client). Stops gracefully on Ctrl-C (open
+//! calls get 5 s; a second Ctrl-C exits at once).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,10 +21,11 @@ use rill::auth::{BearerAuthLayer, StaticTokens};
 use rill::observability::{RequestIdLayer, TracingLayer};
 use rill::server::Server;
 use rill::tls::{Certificates, Identity, ServerTlsConfig};
+use rill::web::GrpcWebConfig;
 use user_service::pb::user_service_server::UserServiceServer;
 use user_service::{access, reflection, Store, Users};
 
-const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]] [--auth] [--auth-tokens FILE] [--admin NAME]
+const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert PEM --tls-key PEM [--client-ca PEM]] [--auth] [--auth-tokens FILE] [--admin NAME] [--metrics-listen ADDR] [--grpc-web-origin ORIGIN]...
   --listen ADDR       address to serve on (default 127.0.0.1:50051)
   --db PATH           SQLite database file (default users.db; :memory: for none)
   --tls-cert PEM      serve TLS with this certificate chain (needs --tls-key)
@@ -33,7 +36,10 @@ const USAGE: &str = "usage: user-server [--listen ADDR] [--db PATH] [--tls-cert 
   --auth-tokens FILE  accept the bearer tokens in FILE (lines `TOKEN SUBJECT`); implies --auth
   --admin NAME        the admin identity (default admin): a token subject, or a client
                       certificate's subject alternative name or common name
-  --metrics-listen ADDR  serve call metrics (Prometheus text) at http://ADDR/metrics";
+  --metrics-listen ADDR  serve call metrics (Prometheus text) at http://ADDR/metrics
+  --grpc-web-origin ORIGIN
+                      only pages from ORIGIN (e.g. http://localhost:8080; repeatable) may call
+                      with gRPC-Web; default: every origin";
 
 struct Args {
     listen: SocketAddr,
@@ -45,6 +51,7 @@ struct Args {
     auth_tokens: Option<String>,
     admin: String,
     metrics_listen: Option<SocketAddr>,
+    web_origins: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -58,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
         auth_tokens: None,
         admin: access::DEFAULT_ADMIN.to_string(),
         metrics_listen: None,
+        web_origins: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -84,6 +92,7 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("bad --metrics-listen {v:?}: {e}"))?;
                 args.metrics_listen = Some(addr);
             }
+            "--grpc-web-origin" => args.web_origins.push(value()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -181,7 +190,13 @@ async fn main() {
     let (health, health_service) = rill_health::health_reporter();
     health.set_serving::<UserServiceServer<Users>>();
     let reflection = reflection();
+    let web = if args.web_origins.is_empty() {
+        GrpcWebConfig::new()
+    } else {
+        GrpcWebConfig::new().allow_origins(args.web_origins.iter().cloned())
+    };
     let mut server = Server::builder()
+        .grpc_web_config(web)
         .add_service(UserServiceServer::new(Users::new(store)))
         .add_service(health_service)
         .add_service(reflection.v1())

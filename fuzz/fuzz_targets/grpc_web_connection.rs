@@ -1,0 +1,3 @@
+#![no_main]
+//! Fuzzes rill::fuzzing::grpc_web_connection.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rill::fuzzing::grpc_web_connection(data));
