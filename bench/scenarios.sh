@@ -154,7 +154,11 @@ mem_server() {
   taskset -c 0 "${BIN[$s]}" --listen "127.0.0.1:$port" --workers 1 >>"$LOGS/memory-$s.log" 2>&1 &
   MEM_PID=$!
   PIDS+=("$MEM_PID")
-  wait_port "$port" || { say "${NAMES[$s]} did not start for the memory scenario"; return 1; }
+  wait_port "$port" || {
+    FAILED_CALLS+=("memory: ${NAMES[$s]} did not start (see $LOGS/memory-$s.log)")
+    say "${NAMES[$s]} did not start for the memory scenario"
+    return 1
+  }
 }
 mem_stop() { kill "$MEM_PID" 2>/dev/null || true; wait "$MEM_PID" 2>/dev/null || true; }
 
