@@ -254,7 +254,7 @@ scenario_client_instructions() {
           { FAILED_CALLS+=("client instructions: $c $shape $n"); say "FAILED: $c client under callgrind"; }
         i=$(awk '/^totals:/{print $2}' "$dump" 2>/dev/null)
         res+=("$n" "${i:-0}")
-        printf '%s instructions\n' "${i:-?}" >&2
+        printf '%s instructions in all\n' "${i:-?}" >&2
       done
       printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$shape" "${res[@]}" >>"$CI_TSV"
     done
