@@ -71,27 +71,30 @@ rotate() {  # the servers in the order of repetition $1
 }
 
 # ---------------------------------------------------------------- 2. latency at fixed load
-# Peak: the rill client's closed loop (4 connections × 32 calls in flight); then an open loop
-# at 10, 50 and 80% of that peak, latency counted from each call's scheduled send time.
+# For each load generator in LAT_CLIENTS: its closed-loop peak (4 connections × 32 calls in
+# flight), then an open loop at 10, 50 and 80% of that peak, latency counted from each call's
+# scheduled send time.
 scenario_latency() {
   LAT_TSV="$WORK/latency.tsv"
   : >"$LAT_TSV"
-  begin_scenario 2 $(( REPS * ${#SERVERS[@]} * 4 ))
-  local s peak pct rate
+  begin_scenario 2 $(( REPS * ${#SERVERS[@]} * ${#LAT_CLIENTS[@]} * 4 ))
+  local s c peak pct rate
   for REP in $(seq 1 "$REPS"); do
     for s in $(rotate "$REP"); do
-      progress "rep $REP ${NAMES[$s]}: peak"
-      run_client rill "$s" "$LAT_TSV" peak peak --conns 4 --concurrency 32 \
-        --duration "$LAT_DUR" --warmup "$LAT_WARM"
-      peak=$(field rps)
-      printf '%s calls/s, p99 %s µs\n' "${peak:-?}" "$(field p99_us)" >&2
-      for pct in 10 50 80; do
-        progress "rep $REP ${NAMES[$s]}: ${pct}% of peak"
-        rate=$(awk -v p="${peak:-0}" -v x="$pct" 'BEGIN{r=p*x/100; if (r<1) r=1; printf "%.0f", r}')
-        run_client rill "$s" "$LAT_TSV" "rate$pct" rate --rate "$rate" --conns 4 \
+      for c in "${LAT_CLIENTS[@]}"; do
+        progress "rep $REP $c client → ${NAMES[$s]}: peak"
+        run_client "$c" "$s" "$LAT_TSV" peak peak --conns 4 --concurrency 32 \
           --duration "$LAT_DUR" --warmup "$LAT_WARM"
-        printf '%s calls/s: p50 %s µs, p99 %s µs, p99.9 %s µs\n' "$(field rps)" "$(field p50_us)" \
-          "$(field p99_us)" "$(field p999_us)" >&2
+        peak=$(field rps)
+        printf '%s calls/s, p99 %s µs\n' "${peak:-?}" "$(field p99_us)" >&2
+        for pct in 10 50 80; do
+          progress "rep $REP $c client → ${NAMES[$s]}: ${pct}% of peak"
+          rate=$(awk -v p="${peak:-0}" -v x="$pct" 'BEGIN{r=p*x/100; if (r<1) r=1; printf "%.0f", r}')
+          run_client "$c" "$s" "$LAT_TSV" "rate$pct" rate --rate "$rate" --conns 4 \
+            --duration "$LAT_DUR" --warmup "$LAT_WARM"
+          printf '%s calls/s: p50 %s µs, p99 %s µs, p99.9 %s µs\n' "$(field rps)" "$(field p50_us)" \
+            "$(field p99_us)" "$(field p999_us)" >&2
+        done
       done
     done
   done

@@ -144,41 +144,41 @@ pub(crate) fn latency(path: &str) {
     let runs = read_runs(path);
     let servers = present(&runs);
     println!(
-        "| server | load | calls/s asked | calls/s done | p50 | p99 | p99.9 | p99 / tonic's |"
+        "| server | load generator | load | calls/s asked | calls/s done | p50 | p99 | p99.9 | p99 / tonic server's |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
     for (s, name) in &servers {
-        let peak = stat(&runs, "peak", s, "rill", "rps");
-        println!(
-            "| {name} | peak (closed loop) | — | {} | {} | {} | {} | {} |",
-            fmt(peak),
-            fmt_us(stat(&runs, "peak", s, "rill", "p50_us")),
-            fmt_us(stat(&runs, "peak", s, "rill", "p99_us")),
-            fmt_us(stat(&runs, "peak", s, "rill", "p999_us")),
-            ratio(
-                stat(&runs, "peak", s, "rill", "p99_us"),
-                stat(&runs, "peak", "tonic", "rill", "p99_us")
-            ),
-        );
-        for pct in ["10", "50", "80"] {
-            let label = format!("rate{pct}");
-            if stat(&runs, &label, s, "rill", "rps").is_none() {
+        for (c, cname) in CLIENTS {
+            let st = |label: &str, key: &str| stat(&runs, label, s, c, key);
+            let tonic = |label: &str, key: &str| stat(&runs, label, "tonic", c, key);
+            if st("peak", "rps").is_none() {
                 continue;
             }
-            let dropped = stat(&runs, &label, s, "rill", "dropped").map_or(0.0, |d| d.2);
             println!(
-                "| {name} | {pct}% of peak{} | {} | {} | {} | {} | {} | {} |",
-                if dropped > 0.0 { " ⚠overload" } else { "" },
-                fmt(stat(&runs, &label, s, "rill", "target_rps")),
-                fmt(stat(&runs, &label, s, "rill", "rps")),
-                fmt_us(stat(&runs, &label, s, "rill", "p50_us")),
-                fmt_us(stat(&runs, &label, s, "rill", "p99_us")),
-                fmt_us(stat(&runs, &label, s, "rill", "p999_us")),
-                ratio(
-                    stat(&runs, &label, s, "rill", "p99_us"),
-                    stat(&runs, &label, "tonic", "rill", "p99_us")
-                ),
+                "| {name} | {cname} | peak (closed loop) | — | {} | {} | {} | {} | {} |",
+                fmt(st("peak", "rps")),
+                fmt_us(st("peak", "p50_us")),
+                fmt_us(st("peak", "p99_us")),
+                fmt_us(st("peak", "p999_us")),
+                ratio(st("peak", "p99_us"), tonic("peak", "p99_us")),
             );
+            for pct in ["10", "50", "80"] {
+                let label = format!("rate{pct}");
+                if st(&label, "rps").is_none() {
+                    continue;
+                }
+                let dropped = st(&label, "dropped").map_or(0.0, |d| d.2);
+                println!(
+                    "| {name} | {cname} | {pct}% of peak{} | {} | {} | {} | {} | {} | {} |",
+                    if dropped > 0.0 { " ⚠overload" } else { "" },
+                    fmt(st(&label, "target_rps")),
+                    fmt(st(&label, "rps")),
+                    fmt_us(st(&label, "p50_us")),
+                    fmt_us(st(&label, "p99_us")),
+                    fmt_us(st(&label, "p999_us")),
+                    ratio(st(&label, "p99_us"), tonic(&label, "p99_us")),
+                );
+            }
         }
     }
     println!();
