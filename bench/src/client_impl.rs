@@ -78,7 +78,9 @@ macro_rules! impl_bench_client {
                 let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
                 let (req, counter) = (self.req.clone(), sent.clone());
                 let requests = futures_util::stream::unfold((), move |()| {
-                    let more = std::time::Instant::now() < until;
+                    // At least one message, so the reply is for a real request.
+                    let more = counter.load(std::sync::atomic::Ordering::Relaxed) == 0
+                        || std::time::Instant::now() < until;
                     if more {
                         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }

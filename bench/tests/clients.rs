@@ -131,7 +131,7 @@ fn every_client_mode_reports_figures_against_the_rill_server() {
         assert!(get(&f, "rounds") > 0.0);
 
         // A short burst only: see KNOWN_FAILURES in bench/scenarios.sh for long ones.
-        let f = run(&c, s.1, &["client-stream", "--duration", "0.002"]);
+        let f = run(&c, s.1, &["client-stream", "--duration", "0.0005"]);
         assert!(get(&f, "messages") > 0.0);
     }
 }
