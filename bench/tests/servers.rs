@@ -169,3 +169,28 @@ async fn client_connection_survives_cancelled_fast_streams() {
     })
     .await;
 }
+
+/// Client streaming of small messages as fast as the request stream yields them: rill's client
+/// sends one DATA frame per message, and an h2 0.4.20 server (rill's or tonic's) charges each
+/// small frame against its DATA frame budget until its application reads it; when the client
+/// outpaces the server's reads the server closes the connection with GOAWAY
+/// ENHANCE_YOUR_CALM ("too_many_data_frames") and the call fails with UNAVAILABLE ("stream
+/// closed because of a broken pipe"). tonic's client coalesces messages into larger DATA frames
+/// and is not affected. Listed in `KNOWN_FAILURES` of bench/scenarios.sh; ignored until the
+/// rill client coalesces small messages (or the server's budget is raised).
+#[tokio::test]
+#[ignore = "rill client: one DATA frame per message exhausts an h2 server's DATA frame budget"]
+async fn client_streaming_many_small_messages_completes() {
+    with_timeout(async {
+        let (_server, target) = start(&env!("CARGO_BIN_EXE_bench-server").into()).await;
+        let client = client(&target).await;
+        let requests = futures_util::stream::iter((0..200_000).map(|_| req(1)));
+        let last = client
+            .streaming_from_client(requests)
+            .await
+            .expect("the call completes")
+            .into_inner();
+        assert_eq!(body_len(&last), Some(1));
+    })
+    .await;
+}

@@ -5,9 +5,16 @@
 //! `bench-report throughput RESULTS.tsv` — lines `rep shape size server req_per_s ok failed`
 //! (tab-separated; `size` is `-` for the nghttpd ceiling, which serves a GET).
 //! `bench-report instructions INSTR.tsv` — lines `server shape requests instructions`.
+//! `bench-report (latency|streaming|client-streaming) RUNS.tsv` — lines `rep label server
+//! client key=value...` from the benchmark clients; `bench-report memory MEM.tsv`;
+//! `bench-report client-instructions CI.tsv`; `bench-report plots THROUGHPUT.tsv LATENCY.tsv
+//! DIR` writes PNGs.
 
 use std::collections::BTreeMap;
 use std::process::exit;
+
+mod clients;
+mod plots;
 
 /// Servers in the order of the tables; the key is what `bench/run` writes.
 const SERVERS: &[(&str, &str)] = &[
@@ -117,8 +124,9 @@ fn shapes_in(rows: &[Row]) -> Vec<String> {
     shapes
 }
 
-fn throughput(path: &str) {
-    let rows: Vec<Row> = read_rows(path, 7)
+/// The throughput TSV's rows with a parsable rate.
+fn rows(path: &str) -> Vec<Row> {
+    read_rows(path, 7)
         .into_iter()
         .filter_map(|f| {
             Some(Row {
@@ -129,7 +137,11 @@ fn throughput(path: &str) {
                 failed: f[6].parse().unwrap_or(0),
             })
         })
-        .collect();
+        .collect()
+}
+
+fn throughput(path: &str) {
+    let rows = rows(path);
     let mut sizes: Vec<String> = Vec::new();
     for r in rows.iter().filter(|r| r.server != CEILING) {
         if !sizes.contains(&r.size) {
@@ -305,8 +317,28 @@ fn main() {
     {
         ["throughput", path] => throughput(path),
         ["instructions", path] => instructions(path),
+        ["latency", path] => clients::latency(path),
+        ["streaming", path] => clients::streaming(path),
+        ["client-streaming", path] => clients::client_streaming(path),
+        ["memory", path] => clients::memory(path),
+        ["client-instructions", path] => clients::client_instructions(path),
+        ["plots", throughput, latency, dir] => match plots::plots(throughput, latency, dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{f}");
+                }
+            }
+            Err(e) => {
+                eprintln!("bench-report plots: {e}");
+                exit(1);
+            }
+        },
         _ => {
-            eprintln!("usage: bench-report (throughput|instructions) FILE.tsv");
+            eprintln!(
+                "usage: bench-report (throughput|instructions|latency|streaming|\
+                 client-streaming|memory|client-instructions) FILE.tsv\n       \
+                 bench-report plots THROUGHPUT.tsv LATENCY.tsv DIR"
+            );
             exit(2);
         }
     }
