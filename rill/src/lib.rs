@@ -117,7 +117,9 @@ mod middleware;
 mod request;
 pub mod resolver;
 mod response;
+pub(crate) mod retry;
 pub mod server;
+pub mod service_config;
 mod streaming;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -15,7 +15,9 @@ use crate::balancer::PickInfo;
 use crate::codec::FrameDecoder;
 use crate::compression::CompressionEncoding;
 use crate::deadline::format_grpc_timeout;
+use crate::retry::{self, Attempt, Failure, Outcome, Plan, Pushback, Replay};
 use crate::server::{is_grpc_content_type, GRPC_CONTENT_TYPE};
+use crate::service_config::MethodConfig;
 use crate::streaming::{ClientEnd, MessageStream, Slot};
 use crate::transport::client::PendingResponse;
 use crate::transport::{RecvBody, SendBody};
@@ -60,65 +62,197 @@ pub(crate) async fn until_deadline<T>(
     }
 }
 
-/// Runs one call over `channel`: the innermost step of every client call.
+/// Runs one call over `channel`: the innermost step of every client call. Applies the
+/// channel's service config for the method (timeout, wait-for-ready, message limits) and runs
+/// the attempts under its retry or hedging policy.
 pub(crate) async fn exchange(
     channel: &Channel,
     request: Request<Body>,
 ) -> Result<Response<ResponseBody>, Status> {
-    let (head, body) = request.into_parts();
+    let (mut head, body) = request.into_parts();
+    let calls = channel.calls();
+    let in_flight = match &calls.in_flight {
+        Some(cap) => Some(Arc::new(cap.acquire()?)),
+        None => None,
+    };
+    let method = calls
+        .service_config
+        .as_ref()
+        .and_then(|config| config.method_config_arc(body.path))
+        .cloned();
+    let mut options = body.options;
+    if let Some(method) = &method {
+        apply_method_config(method, &mut head, &mut options);
+    }
+    let request_limit = method.as_ref().and_then(|m| m.max_request_message_bytes);
+    let policy = method.as_ref().and_then(|m| m.policy.as_ref());
     let wire = Wire {
         channel,
-        options: &body.options,
+        options: &options,
         send_compression: body.send_compression,
+        hold: in_flight.map(|guard| guard as Arc<dyn std::any::Any + Send + Sync>),
     };
     let path = body.path;
-    match body.kind {
+    let mut plan = Plan {
+        policy,
+        throttle: calls.throttle.as_ref(),
+        replay: None,
+        transparent: true,
+    };
+    let deadline = head.deadline();
+    let head = &head;
+    let client_streaming = matches!(body.kind, Kind::ClientStreaming(_));
+    let result = match body.kind {
         Kind::Unary(frame) => {
-            let response = wire.unary(path, head, frame).await?;
-            Ok(response.map(|b| ResponseBody(RawResponse::Once(b))))
+            check_request_size(&frame, request_limit)?;
+            let attempts = retry::run(plan, |attempt| {
+                wire.unary_attempt(path, head, frame.clone(), attempt)
+            });
+            let (committed, previous) = until_deadline(deadline, attempts).await?;
+            let response = until_deadline(deadline, wire.unary_message(committed)).await;
+            response.map(|r| with_previous(r.map(|b| ResponseBody(RawResponse::Once(b))), previous))
         }
         Kind::ServerStreaming(frame) => {
-            let frames = futures_util::stream::iter([Ok(frame)]);
-            let response = wire.streaming(path, head, Box::pin(frames)).await?;
-            Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))))
+            check_request_size(&frame, request_limit)?;
+            let attempts = retry::run(plan, |attempt| {
+                let frames = futures_util::stream::iter([Ok(frame.clone())]);
+                wire.streaming_attempt(path, head, Box::pin(frames), attempt)
+            });
+            let (response, previous) = until_deadline(deadline, attempts).await?;
+            Ok(with_previous(
+                response.map(|s| ResponseBody(RawResponse::Stream(s))),
+                previous,
+            ))
         }
-        Kind::ClientStreaming(frames) => {
-            let response = wire.streaming(path, head, frames).await?;
-            let (metadata, stream, _) = response.into_parts();
-            let (message, trailers) = match stream {
-                RawStream::Wire(mut messages, trailers) => {
-                    (single_raw(&mut messages).await?, trailers)
-                }
-                RawStream::Empty(_) => {
-                    return Err(no_message_status(Status::new(crate::Code::Ok, "")))
-                }
-            };
-            let trailers = trailers
-                .lock()
-                .ok()
-                .and_then(|mut t| t.take())
-                .unwrap_or_default();
-            let (message, info) = message;
-            let mut response =
-                Response::from_parts(metadata, ResponseBody(RawResponse::Once(message)), trailers);
-            response.extensions_mut().insert(info);
-            Ok(response)
+        Kind::ClientStreaming(frames) | Kind::Streaming(frames) if policy.is_some() => {
+            let replay = Replay::new(limit_stream(frames, request_limit), &calls.buffer);
+            plan.replay = Some(&replay);
+            let attempts = retry::run(plan, |attempt| {
+                wire.streaming_attempt(path, head, replay.cursor(attempt.id), attempt)
+            });
+            let (response, previous) = until_deadline(deadline, attempts).await?;
+            finish_streaming(with_previous(response, previous), client_streaming).await
         }
-        Kind::Streaming(frames) => {
-            let response = wire.streaming(path, head, frames).await?;
-            Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))))
+        Kind::ClientStreaming(frames) | Kind::Streaming(frames) => {
+            // Without a policy the request stream is not buffered, so it cannot be replayed.
+            plan.transparent = false;
+            let mut frames = Some(limit_stream(frames, request_limit));
+            let attempts = retry::run(plan, |attempt| {
+                let frames = frames
+                    .take()
+                    .unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
+                wire.streaming_attempt(path, head, frames, attempt)
+            });
+            let (response, _) = until_deadline(deadline, attempts).await?;
+            finish_streaming(response, client_streaming).await
+        }
+    };
+    if let (Some(throttle), Ok(_)) = (&calls.throttle, &result) {
+        throttle.record_success();
+    }
+    result
+}
+
+/// The method config's timeout (the shorter deadline wins), wait-for-ready (unless the call
+/// chose) and response size limit (the smaller wins).
+fn apply_method_config(method: &MethodConfig, head: &mut Request<()>, options: &mut Arc<Options>) {
+    if let Some(timeout) = method.timeout {
+        let configured = Instant::now().checked_add(timeout);
+        if let Some(configured) = configured {
+            if head.deadline().is_none_or(|d| configured < d) {
+                head.set_deadline(Some(configured));
+            }
         }
     }
+    if let (None, Some(wait)) = (head.wait_for_ready(), method.wait_for_ready) {
+        head.set_wait_for_ready(wait);
+    }
+    if let Some(limit) = method.max_response_message_bytes {
+        if limit < options.max_decoding_message_size {
+            Arc::make_mut(options).max_decoding_message_size = limit;
+        }
+    }
+}
+
+/// `maxRequestMessageBytes`: a larger message fails the call with RESOURCE_EXHAUSTED.
+fn check_request_size(frame: &Bytes, limit: Option<usize>) -> Result<(), Status> {
+    let len = frame.len().saturating_sub(crate::codec::HEADER_LEN);
+    match limit {
+        Some(limit) if len > limit => Err(Status::resource_exhausted(format!(
+            "request message of {len} bytes is larger than the method's limit of {limit}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn limit_stream(frames: BoxStream<Bytes>, limit: Option<usize>) -> BoxStream<Bytes> {
+    match limit {
+        None => frames,
+        Some(limit) => Box::pin(frames.map(move |frame| {
+            let frame = frame?;
+            check_request_size(&frame, Some(limit)).map(|()| frame)
+        })),
+    }
+}
+
+/// Reports the retries a committed call took, as grpc-java does, in its response metadata.
+fn with_previous<T>(mut response: Response<T>, previous: u32) -> Response<T> {
+    if previous > 0 {
+        response
+            .metadata_mut()
+            .set_reserved(retry::PREVIOUS_ATTEMPTS, previous.into());
+    }
+    response
+}
+
+/// A committed streaming response as the call type wants it: client streaming reads its one
+/// message.
+async fn finish_streaming(
+    response: Response<RawStream>,
+    client_streaming: bool,
+) -> Result<Response<ResponseBody>, Status> {
+    if !client_streaming {
+        return Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))));
+    }
+    let (metadata, stream, _) = response.into_parts();
+    let (message, trailers) = match stream {
+        RawStream::Wire(mut messages, trailers) => (single_raw(&mut messages).await?, trailers),
+        RawStream::Empty(_) => return Err(no_message_status(Status::new(crate::Code::Ok, ""))),
+    };
+    let trailers = trailers
+        .lock()
+        .ok()
+        .and_then(|mut t| t.take())
+        .unwrap_or_default();
+    let (message, info) = message;
+    let mut response =
+        Response::from_parts(metadata, ResponseBody(RawResponse::Once(message)), trailers);
+    response.extensions_mut().insert(info);
+    Ok(response)
+}
+
+/// A unary attempt's answer once committed: response headers, before the message.
+struct UnaryHead {
+    metadata: MetadataMap,
+    body: RecvBody,
+    encoding: Option<CompressionEncoding>,
 }
 
 struct Wire<'a> {
     channel: &'a Channel,
     options: &'a Options,
     send_compression: Option<CompressionEncoding>,
+    /// Kept by the response stream until the call ends (the in-flight slot).
+    hold: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Wire<'_> {
-    fn http_head(&self, path: &str, head: &Request<()>) -> Result<http::Request<()>, Status> {
+    fn http_head(
+        &self,
+        path: &str,
+        head: &Request<()>,
+        previous: u32,
+    ) -> Result<http::Request<()>, Status> {
         let uri = http::Uri::builder()
             .scheme(self.channel.scheme())
             .authority(self.channel.authority())
@@ -157,6 +291,9 @@ impl Wire<'_> {
         if let Ok(value) = HeaderValue::from_str(&self.options.accept_encoding_header) {
             headers.insert("grpc-accept-encoding", value);
         }
+        if previous > 0 {
+            headers.insert(retry::PREVIOUS_ATTEMPTS, HeaderValue::from(previous));
+        }
         Ok(request)
     }
 
@@ -164,8 +301,9 @@ impl Wire<'_> {
         &self,
         path: &str,
         head: &Request<()>,
+        previous: u32,
     ) -> Result<(SendBody, PendingResponse), Status> {
-        let request = self.http_head(path, head)?;
+        let request = self.http_head(path, head, previous)?;
         let wait_for_ready = head.wait_for_ready().unwrap_or(self.options.wait_for_ready);
         let info = PickInfo::new(path, head.metadata());
         let connection = self
@@ -219,64 +357,95 @@ impl Wire<'_> {
         FrameDecoder::new(self.options.max_decoding_message_size, encoding)
     }
 
-    /// A unary exchange on raw bytes; sends while watching for an early answer.
-    async fn unary(
+    /// One unary attempt up to its response headers; sends while watching for an early
+    /// answer.
+    async fn unary_attempt(
         &self,
         path: &str,
-        head: Request<()>,
+        head: &Request<()>,
         frame: Bytes,
-    ) -> Result<Response<Bytes>, Status> {
-        let (mut send, pending) = self.start(path, &head).await?;
+        attempt: Attempt,
+    ) -> Outcome<UnaryHead> {
+        let (mut send, pending) = match self.start(path, head, attempt.previous).await {
+            Ok(started) => started,
+            Err(status) => return Outcome::Failed(Failure::new(status)),
+        };
         let mut sending = std::pin::pin!(send.send_data(frame, true));
         let mut answer = std::pin::pin!(pending.head());
         let mut sent = None;
-        let (parts, body) = loop {
+        let answer = loop {
             tokio::select! {
-                answer = &mut answer => break answer?,
+                answer = &mut answer => break answer,
                 result = &mut sending, if sent.is_none() => sent = Some(result),
             }
         };
-        let (metadata, body, encoding) = match self.classify(parts, body)? {
-            Head::TrailersOnly(status) => return Err(no_message_status(status)),
-            Head::Messages {
+        let (parts, body) = match answer {
+            Ok(answer) => answer,
+            Err(status) => return Outcome::Failed(Failure::new(status)),
+        };
+        let pushback = Pushback::from_headers(&parts.headers);
+        let (metadata, body, encoding) = match self.classify(parts, body) {
+            Ok(Head::Messages {
                 metadata,
                 body,
                 encoding,
-            } => (metadata, body, encoding),
+            }) => (metadata, body, encoding),
+            Ok(Head::TrailersOnly(status)) => {
+                let mut failure = Failure::new(no_message_status(status));
+                failure.pushback = pushback;
+                return Outcome::Failed(failure);
+            }
+            Err(status) => return Outcome::Failed(Failure::new(status)),
         };
         if sent.is_none() {
             // The server answered early but may still read: finish sending. A failure here is
-            // reported by the response stream below, which knows the real status.
+            // reported by the response stream, which knows the real status.
             let _ = sending.await;
         }
+        Outcome::Committed(UnaryHead {
+            metadata,
+            body,
+            encoding,
+        })
+    }
+
+    /// The committed unary response: exactly one message, then an OK status.
+    async fn unary_message(&self, committed: UnaryHead) -> Result<Response<Bytes>, Status> {
         let trailers = slot();
         let end = ClientEnd {
             trailers: trailers.clone(),
             send_error: slot(),
             deadline: None,
             sender: None,
+            hold: None,
         };
-        let mut messages = MessageStream::client(body, self.decoder(encoding), end);
+        let decoder = self.decoder(committed.encoding);
+        let mut messages = MessageStream::client(committed.body, decoder, end);
         let (message, info) = single_raw(&mut messages).await?;
         let trailers = trailers
             .lock()
             .ok()
             .and_then(|mut t| t.take())
             .unwrap_or_default();
-        let mut response = Response::from_parts(metadata, message, trailers);
+        let mut response = Response::from_parts(committed.metadata, message, trailers);
         response.extensions_mut().insert(info);
         Ok(response)
     }
 
-    /// Starts a call whose request messages come from `frames`, sent by a background task.
-    async fn streaming(
+    /// One attempt of a call whose request messages come from `frames` (sent by a background
+    /// task), up to its response headers.
+    async fn streaming_attempt(
         &self,
         path: &str,
-        head: Request<()>,
+        head: &Request<()>,
         frames: BoxStream<Bytes>,
-    ) -> Result<Response<RawStream>, Status> {
+        attempt: Attempt,
+    ) -> Outcome<Response<RawStream>> {
         let deadline = head.deadline();
-        let (send, pending) = self.start(path, &head).await?;
+        let (send, pending) = match self.start(path, head, attempt.previous).await {
+            Ok(started) => started,
+            Err(status) => return Outcome::Failed(Failure::new(status)),
+        };
         let send_error = slot();
         let end = ClientEnd {
             trailers: slot(),
@@ -284,29 +453,46 @@ impl Wire<'_> {
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
             // Dropping `end` on any early return aborts the sender, which resets the stream.
             sender: Some(tokio::spawn(send_all(send, frames, send_error))),
+            hold: self.hold.clone(),
         };
-        let head = until_deadline(deadline, pending.head()).await;
+        let answer = pending.head().await;
         // A local send failure resets the stream; report the failure, not the reset.
         let local_error = || end.send_error.lock().ok().and_then(|mut e| e.take());
-        let (parts, body) = head.map_err(|status| local_error().unwrap_or(status))?;
-        match self.classify(parts, body)? {
-            Head::TrailersOnly(status) if status.code() == crate::Code::Ok => {
+        let (parts, body) = match answer {
+            Ok(answer) => answer,
+            Err(status) => {
+                return Outcome::Failed(match local_error() {
+                    Some(local) => Failure {
+                        local: true,
+                        ..Failure::new(local)
+                    },
+                    None => Failure::new(status),
+                })
+            }
+        };
+        let pushback = Pushback::from_headers(&parts.headers);
+        match self.classify(parts, body) {
+            Err(status) => Outcome::Failed(Failure::new(status)),
+            Ok(Head::TrailersOnly(status)) if status.code() == crate::Code::Ok => {
                 let trailers = end.trailers.clone();
                 if let Ok(mut t) = trailers.lock() {
                     *t = Some(status.metadata().clone());
                 }
-                Ok(Response::new(RawStream::Empty(trailers)))
+                Outcome::Committed(Response::new(RawStream::Empty(trailers)))
             }
-            Head::TrailersOnly(status) => Err(status),
-            Head::Messages {
+            Ok(Head::TrailersOnly(status)) => Outcome::Failed(Failure {
+                pushback,
+                ..Failure::new(status)
+            }),
+            Ok(Head::Messages {
                 metadata,
                 body,
                 encoding,
-            } => {
+            }) => {
                 let trailers = end.trailers.clone();
                 let stream = MessageStream::client(body, self.decoder(encoding), end);
                 let messages = RawStream::Wire(stream, trailers);
-                Ok(Response::from_parts(metadata, messages, MetadataMap::new()))
+                Outcome::Committed(Response::from_parts(metadata, messages, MetadataMap::new()))
             }
         }
     }
