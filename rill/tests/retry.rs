@@ -573,3 +573,65 @@ impl rill::server::Service for FlakyEcho {
         )]
     }
 }
+
+/// Speaks just enough HTTP/2 to take a call's HEADERS and answer GOAWAY with last stream id 0:
+/// the call was above the last stream the server processed.
+async fn goaway_server(mut io: tokio::io::DuplexStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Our SETTINGS (empty).
+    if io.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.is_err() {
+        return;
+    }
+    let mut preface = [0u8; 24];
+    if io.read_exact(&mut preface).await.is_err() {
+        return;
+    }
+    loop {
+        let mut header = [0u8; 9];
+        if io.read_exact(&mut header).await.is_err() {
+            return;
+        }
+        let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        if io.read_exact(&mut payload).await.is_err() {
+            return;
+        }
+        match header[3] {
+            // SETTINGS without ACK: acknowledge.
+            4 if header[4] & 1 == 0 => {
+                let _ = io.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]).await;
+            }
+            // HEADERS of the call: GOAWAY, last stream 0, NO_ERROR.
+            1 => {
+                let goaway = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                let _ = io.write_all(&goaway).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn transparent_retry_of_a_call_above_goaway_last_stream_id() {
+    let script: Script = Arc::new(|_| ok("on the new connection"));
+    let seen = Arc::new(Seen::default());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (s, sn, count) = (script.clone(), seen.clone(), connections.clone());
+    let channel = Channel::builder("127.0.0.1:1")
+        .connector(move |_| {
+            let (client, server) = tokio::io::duplex(1 << 20);
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::spawn(goaway_server(server));
+            } else {
+                tokio::spawn(serve(server, s.clone(), sn.clone()));
+            }
+            async move { Ok(client) }
+        })
+        .connect_lazy()
+        .unwrap();
+    // No retry policy: the retry is transparent, and not an attempt.
+    let response = unary(&Client::new(channel), "hi").await.unwrap();
+    assert_eq!(response.get_ref().text, "on the new connection");
+    assert_eq!(seen.previous(), [None]);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}

@@ -109,15 +109,23 @@ impl Wire<'_> {
         path: &str,
         head: &Request<()>,
         previous: u32,
-    ) -> Result<(SendBody, PendingResponse), Status> {
-        let request = self.http_head(path, head, previous)?;
+    ) -> Result<(SendBody, PendingResponse), Failure> {
+        let request = self.http_head(path, head, previous).map_err(Failure::new)?;
         let wait_for_ready = head.wait_for_ready().unwrap_or(self.options.wait_for_ready);
         let info = PickInfo::new(path, head.metadata());
         let connection = self
             .channel
             .pick(&info, wait_for_ready, head.deadline())
-            .await?;
-        connection.start_call(request).await
+            .await
+            .map_err(Failure::new)?;
+        // A connection that cannot open the stream (closing, GOAWAY) never sent it.
+        connection
+            .start_call(request)
+            .await
+            .map_err(|status| Failure {
+                never_sent: true,
+                ..Failure::new(status)
+            })
     }
 
     /// Reads the response head and classifies it (PROTOCOL-HTTP2 "Responses").
@@ -175,7 +183,7 @@ impl Wire<'_> {
     ) -> Outcome<UnaryHead> {
         let (mut send, pending) = match self.start(path, head, attempt.previous).await {
             Ok(started) => started,
-            Err(status) => return Outcome::Failed(Failure::new(status)),
+            Err(failure) => return Outcome::Failed(failure),
         };
         let mut sending = std::pin::pin!(send.send_data(frame, true));
         let mut answer = std::pin::pin!(pending.head());
@@ -254,7 +262,7 @@ impl Wire<'_> {
         let deadline = head.deadline();
         let (send, pending) = match self.start(path, head, attempt.previous).await {
             Ok(started) => started,
-            Err(status) => return Outcome::Failed(Failure::new(status)),
+            Err(failure) => return Outcome::Failed(failure),
         };
         let send_error = slot();
         let end = ClientEnd {

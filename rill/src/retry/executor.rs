@@ -25,6 +25,9 @@ pub(crate) struct Failure {
     /// The server's application never saw the attempt (REFUSED_STREAM, or a stream above a
     /// GOAWAY's last stream id): it may be retried transparently.
     pub(crate) unprocessed: bool,
+    /// The stream was never opened (the picked connection was closing): the attempt never
+    /// left the client, and is sent again on another connection.
+    pub(crate) never_sent: bool,
     /// A local failure (the request stream failed): never retried.
     pub(crate) local: bool,
 }
@@ -35,10 +38,15 @@ impl Failure {
             unprocessed: crate::transport::is_unprocessed(&status),
             status,
             pushback: Pushback::None,
+            never_sent: false,
             local: false,
         }
     }
 }
+
+/// How many times an attempt that never left the client is sent again (each time on a
+/// fresh pick: the connection that failed is marked closed, so it is not picked again).
+const NEVER_SENT_RETRIES: u32 = 3;
 
 /// An attempt's end: committed (response headers arrived), or failed before that.
 pub(crate) enum Outcome<T> {
@@ -100,6 +108,11 @@ where
 {
     let mut next = Attempt { id: 0, previous: 0 };
     let mut transparent = plan.transparent;
+    let mut resend = if plan.transparent {
+        NEVER_SENT_RETRIES
+    } else {
+        0
+    };
     loop {
         let failure = match attempt(next).await {
             Outcome::Committed(value) => {
@@ -109,6 +122,11 @@ where
             Outcome::Failed(failure) => failure,
         };
         let replayable = !failure.local && !replay_committed(plan);
+        if failure.never_sent && resend > 0 && replayable {
+            resend -= 1;
+            next.id += 1;
+            continue;
+        }
         if failure.unprocessed && transparent && replayable {
             // Once, without counting as an attempt.
             transparent = false;
@@ -160,6 +178,11 @@ where
     let mut sent = 0u32;
     let mut next_id = 0u32;
     let mut transparent = plan.transparent;
+    let mut resend = if plan.transparent {
+        NEVER_SENT_RETRIES
+    } else {
+        0
+    };
     // When the next hedge goes out; `None` once no more may be sent.
     let mut next_at = Some(Instant::now());
     let mut last: Option<Status> = None;
@@ -187,8 +210,13 @@ where
                     Outcome::Failed(failure) => failure,
                 };
                 let replayable = !failure.local && !replay_committed(plan);
-                if failure.unprocessed && transparent && replayable {
-                    transparent = false;
+                let never_sent = failure.never_sent && resend > 0;
+                if (never_sent || (failure.unprocessed && transparent)) && replayable {
+                    if never_sent {
+                        resend -= 1;
+                    } else {
+                        transparent = false;
+                    }
                     let again = Attempt { id: next_id, previous: this.previous };
                     next_id += 1;
                     running.push(tagged(again, attempt(again)));

@@ -166,6 +166,17 @@ async fn transparent_retry_once_without_counting() {
     assert_eq!((result.unwrap(), calls), (0, 2));
     let (result, calls) = run_script(None, vec![unprocessed(), unprocessed(), Ok(())]).await;
     assert_eq!((result.unwrap_err().code(), calls), (Code::Unavailable, 2));
+    // A stream that was never opened is sent again on a fresh pick, a bounded number of times.
+    let never_sent = || {
+        let mut f = failure(Code::Unavailable);
+        f.never_sent = true;
+        Err(f)
+    };
+    let (result, calls) = run_script(None, vec![never_sent(), never_sent(), Ok(())]).await;
+    assert_eq!((result.unwrap(), calls), (0, 3));
+    let script = (0..10).map(|_| never_sent()).collect();
+    let (result, calls) = run_script(None, script).await;
+    assert_eq!((result.unwrap_err().code(), calls), (Code::Unavailable, 4));
 }
 
 #[tokio::test(start_paused = true)]
