@@ -635,3 +635,58 @@ async fn transparent_retry_of_a_call_above_goaway_last_stream_id() {
     assert_eq!(seen.previous(), [None]);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
+
+/// A channel whose first connection attempt is refused, then served by the scripted server.
+fn flaky_connection_client(config: &str) -> Client {
+    let script: Script = Arc::new(|_| ok("connected"));
+    let seen = Arc::new(Seen::default());
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let mut backoff = rill::client::BackoffConfig::default();
+    backoff.initial_delay = Duration::from_millis(20);
+    let channel = Channel::builder("127.0.0.1:1")
+        .service_config(ServiceConfig::from_json(config).unwrap())
+        .connect_backoff(backoff)
+        .connector(move |_| {
+            let first = attempts.fetch_add(1, Ordering::SeqCst) == 0;
+            let (client, server) = tokio::io::duplex(1 << 20);
+            if !first {
+                tokio::spawn(serve(server, script.clone(), seen.clone()));
+            }
+            async move {
+                if first {
+                    return Err(std::io::ErrorKind::ConnectionRefused.into());
+                }
+                Ok(client)
+            }
+        })
+        .connect_lazy()
+        .unwrap();
+    Client::new(channel)
+}
+
+#[tokio::test]
+async fn wait_for_ready_from_the_service_config() {
+    // Fail fast by default: the refused first connection fails the call.
+    let client = flaky_connection_client("{}");
+    assert_eq!(
+        unary(&client, "x").await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    // waitForReady: the call waits through the failure for the next connection.
+    let config = r#"{"methodConfig": [{"name": [{"service": "test.Echo"}], "waitForReady": true,
+        "timeout": "30s"}]}"#;
+    let client = flaky_connection_client(config);
+    assert_eq!(
+        unary(&client, "x").await.unwrap().get_ref().text,
+        "connected"
+    );
+    // The call's own choice wins over the config.
+    let client = flaky_connection_client(config);
+    let mut request = Request::new(Msg::text("x"));
+    request.set_wait_for_ready(false);
+    let status = client
+        .unary::<Msg, Msg>(common::UNARY, request)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+}
