@@ -122,6 +122,8 @@ pub(crate) async fn exchange(
             finish_streaming(response, client_streaming).await
         }
     };
+    // A success for the throttle: the final OK of a single-response call; a streaming
+    // response counts once committed (its end is the caller's to read).
     if let (Some(throttle), Ok(_)) = (&calls.throttle, &result) {
         throttle.record_success();
     }

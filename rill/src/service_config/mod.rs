@@ -75,6 +75,7 @@ struct Inner {
 
 /// One entry of `loadBalancingConfig`: a policy name and its config (JSON text).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LbConfig {
     /// The policy's name, e.g. `round_robin`.
     pub name: String,
