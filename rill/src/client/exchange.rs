@@ -122,10 +122,17 @@ pub(crate) async fn exchange(
             finish_streaming(response, client_streaming).await
         }
     };
-    // A success for the throttle: the final OK of a single-response call; a streaming
-    // response counts once committed (its end is the caller's to read).
-    if let (Some(throttle), Ok(_)) = (&calls.throttle, &result) {
-        throttle.record_success();
+    // For the throttle, a success is the final OK of a single-response call; a streaming
+    // response counts once committed (its end is the caller's to read). Failures before the
+    // commit were counted by the executor; `result` can only fail after it.
+    if let Some(throttle) = &calls.throttle {
+        match &result {
+            Ok(_) => throttle.record_success(),
+            Err(status) if retry::counts_as_failure(policy, status.code()) => {
+                throttle.record_failure()
+            }
+            Err(_) => {}
+        }
     }
     result
 }

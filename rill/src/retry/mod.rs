@@ -20,7 +20,7 @@ use http::HeaderMap;
 pub(crate) use executor::{run, Attempt, Failure, Outcome, Plan};
 pub(crate) use replay::Replay;
 
-use crate::service_config::{RetryPolicy, RetryThrottling, ServiceConfig};
+use crate::service_config::{CallPolicy, RetryPolicy, RetryThrottling, ServiceConfig};
 use crate::Status;
 
 /// The header a retried attempt carries: how many attempts went before it.
@@ -194,6 +194,16 @@ impl Pushback {
             Some(Ok(ms)) if ms >= 0 => Pushback::After(Duration::from_millis(ms as u64)),
             _ => Pushback::Stop,
         }
+    }
+}
+
+/// Whether a failed call with `code` costs a throttle token: its code is retryable (or, for
+/// hedging, non-fatal).
+pub(crate) fn counts_as_failure(policy: Option<&CallPolicy>, code: crate::Code) -> bool {
+    match policy {
+        Some(CallPolicy::Retry(retry)) => retry.retryable_status_codes.contains(&code),
+        Some(CallPolicy::Hedging(hedging)) => hedging.non_fatal_status_codes.contains(&code),
+        None => false,
     }
 }
 
