@@ -454,3 +454,37 @@ async fn wait_for_ready_from_the_service_config() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
 }
+
+#[tokio::test]
+async fn hedged_streaming_calls_replay_the_requests_and_cancel_the_loser() {
+    let config = r#"{"methodConfig": [{"name": [{"service": "test.Echo"}], "hedgingPolicy": {
+        "maxAttempts": 2, "hedgingDelay": "0.05s"}}]}"#;
+    let (client, seen) = scripted(config, |n| match n {
+        0 => Act::Hang,
+        _ => ok("second"),
+    });
+    let requests: Vec<Msg> = (0..5)
+        .map(|i| Msg {
+            n: i,
+            ..Msg::text("m")
+        })
+        .collect();
+    let response = client
+        .client_streaming::<Msg, Msg>(common::CLIENT_STREAM, common::msgs(requests.clone()))
+        .await
+        .unwrap();
+    assert_eq!(response.get_ref().text, "second");
+    {
+        let seen_requests = seen.requests.lock().unwrap();
+        assert_eq!(seen_requests.len(), 2);
+        // The winner got every message, though the first attempt pulled them from the source.
+        assert_eq!(seen_requests[1], (Some("1".to_string()), requests));
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while seen.cancelled.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the losing attempt was not cancelled");
+}
