@@ -195,6 +195,8 @@ pub struct ClientFlags {
     pub soak_num_threads: u32,
     /// Metadata added to every call: `key:value;key2:value2` (grpc-go's flag).
     pub additional_metadata: Vec<(String, String)>,
+    /// The channel's default service config (gRPC's JSON form), validated when parsed.
+    pub service_config_json: Option<String>,
 }
 
 /// Usage of an interop client.
@@ -204,7 +206,8 @@ pub const CLIENT_USAGE: &str = "usage: --server_port=PORT [--server_host=localho
 [--soak_iterations=10] [--soak_max_failures=0] \
 [--soak_per_iteration_max_acceptable_latency_ms=1000] [--soak_overall_timeout_seconds=10] \
 [--soak_min_time_ms_between_rpcs=0] [--soak_request_size=271828] \
-[--soak_response_size=314159] [--soak_num_threads=1] [--additional_metadata=k:v;k2:v2]";
+[--soak_response_size=314159] [--soak_num_threads=1] [--additional_metadata=k:v;k2:v2] \
+[--service_config_json=JSON]";
 
 const CLIENT_FLAGS: &[&str] = &[
     "server_host",
@@ -224,6 +227,7 @@ const CLIENT_FLAGS: &[&str] = &[
     "soak_response_size",
     "soak_num_threads",
     "additional_metadata",
+    "service_config_json",
 ];
 const CLIENT_BOOLEANS: &[&str] = &["use_tls", "use_test_ca"];
 
@@ -253,7 +257,12 @@ impl ClientFlags {
             soak_response_size: raw.parsed("soak_response_size", 314_159)?,
             soak_num_threads: raw.parsed("soak_num_threads", 1)?,
             additional_metadata: parse_metadata(&raw.string("additional_metadata", ""))?,
+            service_config_json: raw.optional("service_config_json"),
         };
+        if let Some(json) = &flags.service_config_json {
+            rill::service_config::ServiceConfig::from_json(json)
+                .map_err(|e| FlagError(format!("--service_config_json: {e}")))?;
+        }
         if flags.soak_num_threads == 0 {
             return Err(FlagError("--soak_num_threads must be at least 1".into()));
         }
@@ -369,7 +378,7 @@ mod tests {
                 "--oauth_scope",
                 "x",
                 "--server_port=9",
-                "--service_config_json={}",
+                "--default_service_account=sa",
                 "--flag_without_value",
                 "--test_case=empty_unary",
             ]),
@@ -393,11 +402,24 @@ mod tests {
             &["positional"],
             &["--additional_metadata=novalue"],
             &["--soak_num_threads=0"],
+            &["--service_config_json={\"methodConfig\": 1}"],
+            &["--service_config_json=not json"],
         ] {
             assert!(
                 ClientFlags::parse(args(bad), &mut warnings).is_err(),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn service_config_json_is_validated_and_kept() {
+        let json = r#"{"methodConfig": [{"name": [{}], "waitForReady": true}]}"#;
+        let flags = ClientFlags::parse(
+            args(&[&format!("--service_config_json={json}")]),
+            &mut Vec::new(),
+        )
+        .expect("valid");
+        assert_eq!(flags.service_config_json.as_deref(), Some(json));
     }
 }

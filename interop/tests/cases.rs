@@ -97,6 +97,35 @@ async fn rill_client_tonic_server_every_case() {
     rill_client_against(spawn_tonic().await).await;
 }
 
+/// Every case with a service config that retries (UNKNOWN is what status_code_and_message
+/// answers, so that case retries for real) or hedges every TestService method.
+#[tokio::test]
+async fn rill_client_with_retry_and_hedging_configs_against_tonic() {
+    let addr = spawn_tonic().await;
+    let retry = r#"{"methodConfig": [{"name": [{"service": "grpc.testing.TestService"}],
+        "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.01s", "maxBackoff": "0.05s",
+          "backoffMultiplier": 2, "retryableStatusCodes": ["UNKNOWN", "UNAVAILABLE"]}}],
+        "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1}}"#;
+    let hedge = r#"{"methodConfig": [{"name": [{"service": "grpc.testing.TestService"}],
+        "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0.01s",
+          "nonFatalStatusCodes": ["UNAVAILABLE"]}}]}"#;
+    for config in [retry, hedge] {
+        let args = [
+            "--server_host=127.0.0.1".to_string(),
+            format!("--server_port={}", addr.port()),
+            format!("--service_config_json={config}"),
+        ];
+        let ctx = Ctx::new(ClientFlags::parse(args, &mut Vec::new()).unwrap());
+        let mut failures = Vec::new();
+        for case in CASES {
+            if let Err(reason) = run_case(&ctx, case).await {
+                failures.push(format!("{}: {reason}", case.name));
+            }
+        }
+        assert!(failures.is_empty(), "{config}: {failures:#?}");
+    }
+}
+
 #[tokio::test]
 async fn tonic_client_rill_server_every_case() {
     let ctx = ctx::Ctx::new(flags(spawn_rill().await)).unwrap();

@@ -25,6 +25,9 @@ pub enum Error {
     #[cfg(feature = "tls")]
     #[error("tls: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// The service config cannot be used by this channel.
+    #[error("service config: {0}")]
+    ServiceConfig(#[from] crate::service_config::ServiceConfigError),
     /// A socket operation (bind, accept) failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

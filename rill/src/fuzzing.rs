@@ -117,6 +117,20 @@ pub fn trace_context(data: &[u8]) {
     );
 }
 
+/// The JSON service config parser; whatever it accepts answers every lookup.
+pub fn service_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(config) = crate::service_config::ServiceConfig::from_json(text) {
+        let _ = config.method_config("/a.B/C");
+        let _ = config.select_load_balancing(|name| name == "round_robin");
+        if let Some(throttling) = config.retry_throttling() {
+            assert!(throttling.max_tokens > 0 && throttling.token_ratio > 0.0);
+        }
+    }
+}
+
 /// A whole server connection fed raw bytes (preface, frames, garbage): it must end, quickly.
 pub fn server_connection(data: &[u8]) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -241,6 +255,7 @@ mod tests {
             vec![4, 1, 0, 0, 0, 3, 1, 2, 3],
             b"\x00grpc-status\x0099\x00x-bin\x00!!".to_vec(),
             b"1H".to_vec(),
+            br#"{"methodConfig": [{"name": [{}], "timeout": "1.5s"}]}"#.to_vec(),
             b"99999999n".to_vec(),
             b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\nk=v,a@b=c".to_vec(),
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
@@ -258,6 +273,7 @@ mod tests {
             trace_context(&input);
             grpc_web_text(&input);
             http1_request(&input);
+            service_config(&input);
         }
         for input in inputs().take(20) {
             server_connection(&input);

@@ -119,7 +119,9 @@ pub mod observability;
 mod request;
 pub mod resolver;
 mod response;
+pub(crate) mod retry;
 pub mod server;
+pub mod service_config;
 mod streaming;
 #[cfg(feature = "tls")]
 pub mod tls;

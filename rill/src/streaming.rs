@@ -45,6 +45,9 @@ pub(crate) struct ClientEnd {
     pub(crate) send_error: Slot<Status>,
     pub(crate) deadline: Option<Pin<Box<Sleep>>>,
     pub(crate) sender: Option<JoinHandle<()>>,
+    /// Whatever must live as long as the call (the channel's in-flight slot); only dropped.
+    #[allow(dead_code)]
+    pub(crate) hold: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Drop for ClientEnd {

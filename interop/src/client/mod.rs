@@ -13,6 +13,8 @@
 
 use std::time::Duration;
 
+use rill::client::Endpoint;
+use rill::service_config::ServiceConfig;
 use rill::tls::{Certificates, ClientTlsConfig};
 use rill::{Channel, Client};
 
@@ -98,10 +100,20 @@ impl Ctx {
 /// `server_host_override` as `:authority` when given, adding `--additional_metadata`.
 fn new_client(flags: &ClientFlags, tls: Option<&ClientTlsConfig>) -> Result<Client, String> {
     let address = flags.server_address();
+    let service_config = match &flags.service_config_json {
+        Some(json) => Some(
+            ServiceConfig::from_json(json).map_err(|e| format!("--service_config_json: {e}"))?,
+        ),
+        None => None,
+    };
+    let with_config = |endpoint: Endpoint| match &service_config {
+        Some(config) => endpoint.service_config(config.clone()),
+        None => endpoint,
+    };
     let channel = match (tls, &flags.server_uri) {
         // --server_uri: any target the channel resolves (dns:, ipv4:, unix:…).
         (tls, Some(uri)) => {
-            let mut endpoint = Channel::builder(uri);
+            let mut endpoint = with_config(Channel::builder(uri));
             if let Some(tls) = tls {
                 endpoint = endpoint.tls_config(tls.clone());
             }
@@ -110,10 +122,17 @@ fn new_client(flags: &ClientFlags, tls: Option<&ClientTlsConfig>) -> Result<Clie
                 .map_err(|e| format!("--server_uri {uri}: {e}"))?
         }
         // TLS: verify the server as `server_host_override` (or the host) with the given CA.
-        (Some(tls), None) => Channel::builder(&format!("https://{address}"))
+        (Some(tls), None) => with_config(Channel::builder(&format!("https://{address}")))
             .tls_config(tls.clone())
             .connect_lazy()
             .map_err(|e| format!("tls channel: {e}"))?,
+        // A service config needs a channel that resolves its target (the authority is then
+        // the server address, not --server_host_override).
+        (None, None) if service_config.is_some() => {
+            with_config(Channel::builder(&format!("http://{address}")))
+                .connect_lazy()
+                .map_err(|e| format!("channel: {e}"))?
+        }
         (None, None) => Channel::with_connector(&flags.authority(), move || {
             let address = address.clone();
             async move {

@@ -14,6 +14,8 @@ use super::subchannel::SubchannelConfig;
 use super::ConnectivityState;
 use crate::balancer::{LbPolicy, PickFirst, PickInfo, PickResult};
 use crate::resolver::{has_port, Address, Fixed, ResolverBuilder, ResolverRegistry, Target};
+use crate::retry::{BufferLimits, ChannelCalls};
+use crate::service_config::ServiceConfig;
 use crate::transport::client::{ConnConfig, Connection};
 use crate::transport::{BoxIo, Io};
 use crate::{Error, MetadataMap, Status};
@@ -34,6 +36,8 @@ use crate::{Error, MetadataMap, Status};
 #[derive(Clone)]
 pub struct Channel {
     control: Arc<Control>,
+    /// The service config, retry throttle and in-flight cap every call applies.
+    calls: Arc<ChannelCalls>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -150,7 +154,10 @@ impl Channel {
                 conn: ConnConfig::default(),
             },
         );
-        Channel { control }
+        Channel {
+            control,
+            calls: Arc::new(ChannelCalls::default()),
+        }
     }
 
     /// The channel's connectivity state, as its load-balancing policy aggregates those of
@@ -193,6 +200,11 @@ impl Channel {
     /// knows the network is back, say), and starts their backoff over.
     pub fn reset_connect_backoff(&self) {
         self.control.reset_backoff();
+    }
+
+    /// What every call on this channel applies beyond the pick (service config, retries).
+    pub(crate) fn calls(&self) -> &ChannelCalls {
+        &self.calls
     }
 
     /// The `:authority` calls on this channel carry.
@@ -294,6 +306,9 @@ pub struct Endpoint {
     connector: Option<Arc<dyn Connector>>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTlsConfig>,
+    service_config: Option<ServiceConfig>,
+    max_in_flight: Option<usize>,
+    retry_buffer: (usize, usize),
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -326,6 +341,12 @@ impl Endpoint {
             connector: None,
             #[cfg(feature = "tls")]
             tls: None,
+            service_config: None,
+            max_in_flight: None,
+            retry_buffer: (
+                crate::retry::DEFAULT_PER_CALL_BUFFER,
+                crate::retry::DEFAULT_CHANNEL_BUFFER,
+            ),
         }
     }
 
@@ -412,7 +433,74 @@ impl Endpoint {
         self
     }
 
+    /// The default service config (gRPC's JSON form, see [`ServiceConfig::from_json`]): its
+    /// `loadBalancingConfig` picks the balancer (the first policy this endpoint knows wins,
+    /// over [`load_balancer`](Self::load_balancer)), and its `methodConfig` entries set each
+    /// call's timeout, wait-for-ready, message limits and retry or hedging policy.
+    ///
+    /// ```
+    /// use rill::service_config::ServiceConfig;
+    /// let config = ServiceConfig::from_json(r#"{"methodConfig": [{
+    ///     "name": [{"service": "user.UserService"}],
+    ///     "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.1s", "maxBackoff": "1s",
+    ///                     "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}
+    /// }]}"#).unwrap();
+    /// let channel = rill::Channel::builder("127.0.0.1:50051")
+    ///     .service_config(config)
+    ///     .connect_lazy()
+    ///     .unwrap();
+    /// # drop(channel);
+    /// ```
+    pub fn service_config(mut self, config: ServiceConfig) -> Endpoint {
+        self.service_config = Some(config);
+        self
+    }
+
+    /// Caps the calls in flight on the channel: beyond `max`, a call fails at once with
+    /// RESOURCE_EXHAUSTED (a streaming call is in flight until its response stream ends or
+    /// is dropped). Unlimited by default.
+    pub fn max_in_flight(mut self, max: usize) -> Endpoint {
+        self.max_in_flight = Some(max);
+        self
+    }
+
+    /// How many bytes of request messages a streaming call with a retry or hedging policy
+    /// keeps for replay (`per_call`; 1 MiB by default), and all calls of the channel together
+    /// (`per_channel`; 16 MiB): past either, the call commits to its current attempt and is
+    /// not retried any more (gRFC A6).
+    pub fn retry_buffer_limits(mut self, per_call: usize, per_channel: usize) -> Endpoint {
+        self.retry_buffer = (per_call, per_channel);
+        self
+    }
+
+    /// The balancing policy: the service config's first known `loadBalancingConfig` entry,
+    /// else the one set with [`load_balancer`](Self::load_balancer).
+    fn lb_policy(&self) -> Result<Arc<dyn LbPolicy>, Error> {
+        let Some(config) = &self.service_config else {
+            return Ok(self.policy.clone());
+        };
+        let known = |name: &str| self.policy_by_name(name);
+        match config.select_load_balancing(|name| known(name).is_some()) {
+            Ok(Some(lb)) => Ok(known(&lb.name).unwrap_or_else(|| self.policy.clone())),
+            Ok(None) => Ok(self.policy.clone()),
+            Err(err) => Err(Error::ServiceConfig(err)),
+        }
+    }
+
+    /// The policies a service config may name: the endpoint's own and the built-in ones.
+    fn policy_by_name(&self, name: &str) -> Option<Arc<dyn LbPolicy>> {
+        match name {
+            _ if self.policy.name() == name => Some(self.policy.clone()),
+            "pick_first" => Some(Arc::new(PickFirst)),
+            "round_robin" => Some(Arc::new(crate::balancer::RoundRobin)),
+            _ => None,
+        }
+    }
+
     /// A channel that connects on its first call.
+    ///
+    /// Fails on an invalid target, TLS settings, or a service config whose
+    /// `loadBalancingConfig` names no known policy.
     pub fn connect_lazy(&self) -> Result<Channel, Error> {
         let invalid = |reason: String| Error::InvalidTarget {
             target: self.target.clone(),
@@ -423,6 +511,7 @@ impl Endpoint {
             .authority(&target)
             .map_err(|e| invalid(e.to_string()))?;
         let tls = self.tls_connector(https, host_of(&authority))?;
+        let policy = self.lb_policy()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let raw = self.connector.clone().unwrap_or_else(|| Arc::new(dial));
         let control = Control::new(
@@ -430,7 +519,7 @@ impl Endpoint {
             scheme,
             target,
             builder,
-            &*self.policy,
+            &*policy,
             SubchannelConfig {
                 connector: Arc::new(with_tls(raw, tls)),
                 backoff: self.backoff,
@@ -438,7 +527,15 @@ impl Endpoint {
                 conn: ConnConfig::default(),
             },
         );
-        Ok(Channel { control })
+        let calls = ChannelCalls::new(
+            self.service_config.clone(),
+            self.max_in_flight,
+            BufferLimits::new(self.retry_buffer.0, self.retry_buffer.1),
+        );
+        Ok(Channel {
+            control,
+            calls: Arc::new(calls),
+        })
     }
 
     /// A channel connected now; fails if the first connection attempts fail.

@@ -1,42 +1,19 @@
-//! One call on the wire: request head, messages out, response head (or Trailers-Only),
-//! messages in, trailers. Everything the client knows about PROTOCOL-HTTP2 lives here.
+//! The innermost step of every client call: the method's service config applied, then the
+//! call's attempts (see [`crate::retry`]) run on the wire (see [`super::wire`]).
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, HeaderValue};
 
 use super::layer::{Body, Kind, RawResponse, RawStream, ResponseBody};
+use super::wire::{no_message_status, single_raw, Wire};
 use super::{Channel, Options};
-use crate::balancer::PickInfo;
-use crate::codec::FrameDecoder;
-use crate::compression::CompressionEncoding;
-use crate::deadline::format_grpc_timeout;
-use crate::server::{is_grpc_content_type, GRPC_CONTENT_TYPE};
-use crate::streaming::{ClientEnd, MessageStream, Slot};
-use crate::transport::client::PendingResponse;
-use crate::transport::{RecvBody, SendBody};
-use crate::{BoxStream, MessageInfo, MetadataMap, Request, Response, Status};
-
-const USER_AGENT: &str = concat!("rill/", env!("CARGO_PKG_VERSION"));
-
-/// What the server answered before any message.
-enum Head {
-    Messages {
-        metadata: MetadataMap,
-        body: RecvBody,
-        encoding: Option<CompressionEncoding>,
-    },
-    /// A Trailers-Only response: no messages, just the status (and its metadata).
-    TrailersOnly(Status),
-}
-
-fn slot<T>() -> Slot<T> {
-    Arc::new(Mutex::new(None))
-}
+use crate::retry::{self, Plan, Replay};
+use crate::service_config::MethodConfig;
+use crate::{BoxStream, Request, Response, Status};
 
 /// Runs `fut` until the deadline, then fails with DEADLINE_EXCEEDED (dropping `fut` resets the
 /// HTTP/2 stream with CANCEL, so the server stops too).
@@ -60,300 +37,180 @@ pub(crate) async fn until_deadline<T>(
     }
 }
 
-/// Runs one call over `channel`: the innermost step of every client call.
+/// Runs one call over `channel`: the innermost step of every client call. Applies the
+/// channel's service config for the method (timeout, wait-for-ready, message limits) and runs
+/// the attempts under its retry or hedging policy.
 pub(crate) async fn exchange(
     channel: &Channel,
     request: Request<Body>,
 ) -> Result<Response<ResponseBody>, Status> {
-    let (head, body) = request.into_parts();
+    let (mut head, body) = request.into_parts();
+    let calls = channel.calls();
+    let in_flight = match &calls.in_flight {
+        Some(cap) => Some(Arc::new(cap.acquire()?)),
+        None => None,
+    };
+    let method = calls
+        .service_config
+        .as_ref()
+        .and_then(|config| config.method_config_arc(body.path))
+        .cloned();
+    let mut options = body.options;
+    if let Some(method) = &method {
+        apply_method_config(method, &mut head, &mut options);
+    }
+    let request_limit = method.as_ref().and_then(|m| m.max_request_message_bytes);
+    let policy = method.as_ref().and_then(|m| m.policy.as_ref());
     let wire = Wire {
         channel,
-        options: &body.options,
+        options: &options,
         send_compression: body.send_compression,
+        hold: in_flight.map(|guard| guard as Arc<dyn std::any::Any + Send + Sync>),
     };
     let path = body.path;
-    match body.kind {
+    let mut plan = Plan {
+        policy,
+        throttle: calls.throttle.as_ref(),
+        replay: None,
+        transparent: true,
+    };
+    let deadline = head.deadline();
+    let head = &head;
+    let client_streaming = matches!(body.kind, Kind::ClientStreaming(_));
+    let result = match body.kind {
         Kind::Unary(frame) => {
-            let response = wire.unary(path, head, frame).await?;
-            Ok(response.map(|b| ResponseBody(RawResponse::Once(b))))
+            check_request_size(&frame, request_limit)?;
+            let attempts = retry::run(plan, |attempt| {
+                wire.unary_attempt(path, head, frame.clone(), attempt)
+            });
+            let (committed, previous) = until_deadline(deadline, attempts).await?;
+            let response = until_deadline(deadline, wire.unary_message(committed)).await;
+            response.map(|r| with_previous(r.map(|b| ResponseBody(RawResponse::Once(b))), previous))
         }
         Kind::ServerStreaming(frame) => {
-            let frames = futures_util::stream::iter([Ok(frame)]);
-            let response = wire.streaming(path, head, Box::pin(frames)).await?;
-            Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))))
-        }
-        Kind::ClientStreaming(frames) => {
-            let response = wire.streaming(path, head, frames).await?;
-            let (metadata, stream, _) = response.into_parts();
-            let (message, trailers) = match stream {
-                RawStream::Wire(mut messages, trailers) => {
-                    (single_raw(&mut messages).await?, trailers)
-                }
-                RawStream::Empty(_) => {
-                    return Err(no_message_status(Status::new(crate::Code::Ok, "")))
-                }
-            };
-            let trailers = trailers
-                .lock()
-                .ok()
-                .and_then(|mut t| t.take())
-                .unwrap_or_default();
-            let (message, info) = message;
-            let mut response =
-                Response::from_parts(metadata, ResponseBody(RawResponse::Once(message)), trailers);
-            response.extensions_mut().insert(info);
-            Ok(response)
-        }
-        Kind::Streaming(frames) => {
-            let response = wire.streaming(path, head, frames).await?;
-            Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))))
-        }
-    }
-}
-
-struct Wire<'a> {
-    channel: &'a Channel,
-    options: &'a Options,
-    send_compression: Option<CompressionEncoding>,
-}
-
-impl Wire<'_> {
-    fn http_head(&self, path: &str, head: &Request<()>) -> Result<http::Request<()>, Status> {
-        let uri = http::Uri::builder()
-            .scheme(self.channel.scheme())
-            .authority(self.channel.authority())
-            .path_and_query(path)
-            .build()
-            .map_err(|e| Status::internal(format!("invalid method path {path:?}: {e}")))?;
-        let mut request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(uri)
-            .body(())
-            .map_err(|e| Status::internal(format!("invalid request: {e}")))?;
-        let headers = request.headers_mut();
-        // Custom metadata first, so it can never shadow the protocol headers below.
-        head.metadata().extend_headers(headers);
-        #[cfg(feature = "auth")]
-        crate::auth::attach_call_token(head, self.channel.scheme() == "https", headers)?;
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(GRPC_CONTENT_TYPE),
-        );
-        headers.insert(header::TE, HeaderValue::from_static("trailers"));
-        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        if let Some(remaining) = head.remaining() {
-            if remaining.is_zero() {
-                return Err(Status::deadline_exceeded(
-                    "deadline exceeded before the call started",
-                ));
-            }
-            if let Ok(value) = HeaderValue::from_str(&format_grpc_timeout(remaining)) {
-                headers.insert("grpc-timeout", value);
-            }
-        }
-        if let Some(encoding) = self.send_compression {
-            headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
-        }
-        if let Ok(value) = HeaderValue::from_str(&self.options.accept_encoding_header) {
-            headers.insert("grpc-accept-encoding", value);
-        }
-        Ok(request)
-    }
-
-    async fn start(
-        &self,
-        path: &str,
-        head: &Request<()>,
-    ) -> Result<(SendBody, PendingResponse), Status> {
-        let request = self.http_head(path, head)?;
-        let wait_for_ready = head.wait_for_ready().unwrap_or(self.options.wait_for_ready);
-        let info = PickInfo::new(path, head.metadata());
-        let connection = self
-            .channel
-            .pick(&info, wait_for_ready, head.deadline())
-            .await?;
-        connection.start_call(request).await
-    }
-
-    /// Reads the response head and classifies it (PROTOCOL-HTTP2 "Responses").
-    fn classify(&self, parts: http::response::Parts, body: RecvBody) -> Result<Head, Status> {
-        let grpc_status = Status::from_headers(&parts.headers);
-        if parts.status != http::StatusCode::OK {
-            return Err(match grpc_status {
-                Some(status) if status.code() != crate::Code::Ok => status,
-                _ => Status::from_http_status(parts.status.as_u16()),
+            check_request_size(&frame, request_limit)?;
+            let attempts = retry::run(plan, |attempt| {
+                let frames = futures_util::stream::iter([Ok(frame.clone())]);
+                wire.streaming_attempt(path, head, Box::pin(frames), attempt)
             });
+            let (response, previous) = until_deadline(deadline, attempts).await?;
+            Ok(with_previous(
+                response.map(|s| ResponseBody(RawResponse::Stream(s))),
+                previous,
+            ))
         }
-        let content_type = parts.headers.get(header::CONTENT_TYPE);
-        if !content_type.is_some_and(|v| is_grpc_content_type(v.as_bytes())) {
-            return match grpc_status {
-                Some(status) => Ok(Head::TrailersOnly(status)),
-                None => Err(Status::unknown(format!(
-                    "response content-type {content_type:?} is not application/grpc"
-                ))),
-            };
+        Kind::ClientStreaming(frames) | Kind::Streaming(frames) if policy.is_some() => {
+            let replay = Replay::new(limit_stream(frames, request_limit), &calls.buffer);
+            plan.replay = Some(&replay);
+            let attempts = retry::run(plan, |attempt| {
+                wire.streaming_attempt(path, head, replay.cursor(attempt.id), attempt)
+            });
+            let (response, previous) = until_deadline(deadline, attempts).await?;
+            finish_streaming(with_previous(response, previous), client_streaming).await
         }
-        if let Some(status) = grpc_status {
-            return Ok(Head::TrailersOnly(status));
+        Kind::ClientStreaming(frames) | Kind::Streaming(frames) => {
+            // Without a policy the request stream is not buffered, so it cannot be replayed.
+            plan.transparent = false;
+            let mut frames = Some(limit_stream(frames, request_limit));
+            let attempts = retry::run(plan, |attempt| {
+                let frames = frames
+                    .take()
+                    .unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
+                wire.streaming_attempt(path, head, frames, attempt)
+            });
+            let (response, _) = until_deadline(deadline, attempts).await?;
+            finish_streaming(response, client_streaming).await
         }
-        let encoding = match parts.headers.get("grpc-encoding").map(|v| v.to_str()) {
-            None | Some(Ok("identity")) => None,
-            Some(Ok(name)) => match CompressionEncoding::from_name(name) {
-                Some(enc) if self.options.accept_encodings.contains(&enc) => Some(enc),
-                _ => {
-                    return Err(Status::internal(format!(
-                        "server used unsupported grpc-encoding {name:?}"
-                    )))
-                }
-            },
-            Some(Err(_)) => return Err(Status::internal("invalid grpc-encoding header")),
-        };
-        Ok(Head::Messages {
-            metadata: MetadataMap::from_headers(parts.headers),
-            body,
-            encoding,
-        })
-    }
-
-    fn decoder(&self, encoding: Option<CompressionEncoding>) -> FrameDecoder {
-        FrameDecoder::new(self.options.max_decoding_message_size, encoding)
-    }
-
-    /// A unary exchange on raw bytes; sends while watching for an early answer.
-    async fn unary(
-        &self,
-        path: &str,
-        head: Request<()>,
-        frame: Bytes,
-    ) -> Result<Response<Bytes>, Status> {
-        let (mut send, pending) = self.start(path, &head).await?;
-        let mut sending = std::pin::pin!(send.send_data(frame, true));
-        let mut answer = std::pin::pin!(pending.head());
-        let mut sent = None;
-        let (parts, body) = loop {
-            tokio::select! {
-                answer = &mut answer => break answer?,
-                result = &mut sending, if sent.is_none() => sent = Some(result),
-            }
-        };
-        let (metadata, body, encoding) = match self.classify(parts, body)? {
-            Head::TrailersOnly(status) => return Err(no_message_status(status)),
-            Head::Messages {
-                metadata,
-                body,
-                encoding,
-            } => (metadata, body, encoding),
-        };
-        if sent.is_none() {
-            // The server answered early but may still read: finish sending. A failure here is
-            // reported by the response stream below, which knows the real status.
-            let _ = sending.await;
-        }
-        let trailers = slot();
-        let end = ClientEnd {
-            trailers: trailers.clone(),
-            send_error: slot(),
-            deadline: None,
-            sender: None,
-        };
-        let mut messages = MessageStream::client(body, self.decoder(encoding), end);
-        let (message, info) = single_raw(&mut messages).await?;
-        let trailers = trailers
-            .lock()
-            .ok()
-            .and_then(|mut t| t.take())
-            .unwrap_or_default();
-        let mut response = Response::from_parts(metadata, message, trailers);
-        response.extensions_mut().insert(info);
-        Ok(response)
-    }
-
-    /// Starts a call whose request messages come from `frames`, sent by a background task.
-    async fn streaming(
-        &self,
-        path: &str,
-        head: Request<()>,
-        frames: BoxStream<Bytes>,
-    ) -> Result<Response<RawStream>, Status> {
-        let deadline = head.deadline();
-        let (send, pending) = self.start(path, &head).await?;
-        let send_error = slot();
-        let end = ClientEnd {
-            trailers: slot(),
-            send_error: send_error.clone(),
-            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
-            // Dropping `end` on any early return aborts the sender, which resets the stream.
-            sender: Some(tokio::spawn(send_all(send, frames, send_error))),
-        };
-        let head = until_deadline(deadline, pending.head()).await;
-        // A local send failure resets the stream; report the failure, not the reset.
-        let local_error = || end.send_error.lock().ok().and_then(|mut e| e.take());
-        let (parts, body) = head.map_err(|status| local_error().unwrap_or(status))?;
-        match self.classify(parts, body)? {
-            Head::TrailersOnly(status) if status.code() == crate::Code::Ok => {
-                let trailers = end.trailers.clone();
-                if let Ok(mut t) = trailers.lock() {
-                    *t = Some(status.metadata().clone());
-                }
-                Ok(Response::new(RawStream::Empty(trailers)))
-            }
-            Head::TrailersOnly(status) => Err(status),
-            Head::Messages {
-                metadata,
-                body,
-                encoding,
-            } => {
-                let trailers = end.trailers.clone();
-                let stream = MessageStream::client(body, self.decoder(encoding), end);
-                let messages = RawStream::Wire(stream, trailers);
-                Ok(Response::from_parts(metadata, messages, MetadataMap::new()))
-            }
-        }
-    }
-}
-
-/// A Trailers-Only answer to a call that needs a message: OK there is a protocol violation.
-fn no_message_status(status: Status) -> Status {
-    if status.code() == crate::Code::Ok {
-        Status::internal("server sent no response message")
-    } else {
-        status
-    }
-}
-
-/// Pumps request frames into the stream, then half-closes it.
-async fn send_all(mut send: SendBody, mut frames: BoxStream<Bytes>, error: Slot<Status>) {
-    while let Some(frame) = frames.next().await {
-        match frame {
-            Ok(frame) => {
-                if send.send_data(frame, false).await.is_err() {
-                    // The peer ended the call; the response side reports how.
-                    return;
-                }
-            }
-            Err(status) => {
-                if let Ok(mut slot) = error.lock() {
-                    *slot = Some(status);
-                }
-                send.cancel();
-                return;
-            }
-        }
-    }
-    let _ = send.finish();
-}
-
-/// Exactly one message, then a successful end (unary and client-streaming responses); with
-/// how the message travelled.
-async fn single_raw(messages: &mut MessageStream) -> Result<(Bytes, MessageInfo), Status> {
-    let Some(message) = messages.next().await.transpose()? else {
-        return Err(Status::internal("server sent no response message"));
     };
-    let info = MessageInfo::new(messages.last_compressed());
-    if messages.next().await.transpose()?.is_some() {
-        return Err(Status::internal(
-            "server sent more than one response message for a unary response",
-        ));
+    // For the throttle, a success is the final OK of a single-response call; a streaming
+    // response counts once committed (its end is the caller's to read). Failures before the
+    // commit were counted by the executor; `result` can only fail after it.
+    if let Some(throttle) = &calls.throttle {
+        match &result {
+            Ok(_) => throttle.record_success(),
+            Err(status) if retry::counts_as_failure(policy, status.code()) => {
+                throttle.record_failure()
+            }
+            Err(_) => {}
+        }
     }
-    Ok((message, info))
+    result
+}
+
+/// The method config's timeout (the shorter deadline wins), wait-for-ready (unless the call
+/// chose) and response size limit (the smaller wins).
+fn apply_method_config(method: &MethodConfig, head: &mut Request<()>, options: &mut Arc<Options>) {
+    if let Some(timeout) = method.timeout {
+        let configured = Instant::now().checked_add(timeout);
+        if let Some(configured) = configured {
+            if head.deadline().is_none_or(|d| configured < d) {
+                head.set_deadline(Some(configured));
+            }
+        }
+    }
+    if let (None, Some(wait)) = (head.wait_for_ready(), method.wait_for_ready) {
+        head.set_wait_for_ready(wait);
+    }
+    if let Some(limit) = method.max_response_message_bytes {
+        if limit < options.max_decoding_message_size {
+            Arc::make_mut(options).max_decoding_message_size = limit;
+        }
+    }
+}
+
+/// `maxRequestMessageBytes`: a larger message fails the call with RESOURCE_EXHAUSTED.
+fn check_request_size(frame: &Bytes, limit: Option<usize>) -> Result<(), Status> {
+    let len = frame.len().saturating_sub(crate::codec::HEADER_LEN);
+    match limit {
+        Some(limit) if len > limit => Err(Status::resource_exhausted(format!(
+            "request message of {len} bytes is larger than the method's limit of {limit}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn limit_stream(frames: BoxStream<Bytes>, limit: Option<usize>) -> BoxStream<Bytes> {
+    match limit {
+        None => frames,
+        Some(limit) => Box::pin(frames.map(move |frame| {
+            let frame = frame?;
+            check_request_size(&frame, Some(limit)).map(|()| frame)
+        })),
+    }
+}
+
+/// Reports the retries a committed call took, as grpc-java does, in its response metadata.
+fn with_previous<T>(mut response: Response<T>, previous: u32) -> Response<T> {
+    if previous > 0 {
+        response
+            .metadata_mut()
+            .set_reserved(retry::PREVIOUS_ATTEMPTS, previous.into());
+    }
+    response
+}
+
+/// A committed streaming response as the call type wants it: client streaming reads its one
+/// message.
+async fn finish_streaming(
+    response: Response<RawStream>,
+    client_streaming: bool,
+) -> Result<Response<ResponseBody>, Status> {
+    if !client_streaming {
+        return Ok(response.map(|s| ResponseBody(RawResponse::Stream(s))));
+    }
+    let (metadata, stream, _) = response.into_parts();
+    let (message, trailers) = match stream {
+        RawStream::Wire(mut messages, trailers) => (single_raw(&mut messages).await?, trailers),
+        RawStream::Empty(_) => return Err(no_message_status(Status::new(crate::Code::Ok, ""))),
+    };
+    let trailers = trailers
+        .lock()
+        .ok()
+        .and_then(|mut t| t.take())
+        .unwrap_or_default();
+    let (message, info) = message;
+    let mut response =
+        Response::from_parts(metadata, ResponseBody(RawResponse::Once(message)), trailers);
+    response.extensions_mut().insert(info);
+    Ok(response)
 }

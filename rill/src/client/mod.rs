@@ -10,6 +10,7 @@ mod control;
 mod exchange;
 mod layer;
 pub(crate) mod subchannel;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;

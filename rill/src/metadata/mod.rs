@@ -284,6 +284,12 @@ impl MetadataMap {
         MetadataMap { headers: out }
     }
 
+    /// Sets a reserved key the library itself reports (e.g. `grpc-previous-rpc-attempts`).
+    pub(crate) fn set_reserved(&mut self, key: &'static str, value: http::HeaderValue) {
+        self.headers
+            .insert(http::header::HeaderName::from_static(key), value);
+    }
+
     /// Appends every entry to `headers`.
     pub(crate) fn extend_headers(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.headers {

@@ -20,6 +20,13 @@ use crate::Status;
 /// "Errors" table; anything that took the whole connection down (GOAWAY, a protocol error on
 /// the connection, I/O) is UNAVAILABLE, as in grpc-go, since a new connection may succeed.
 pub(crate) fn status_from_h2(err: h2::Error) -> Status {
+    // REFUSED_STREAM from the server, or a GOAWAY whose last stream id is below this stream's
+    // (h2 fails only those streams when the GOAWAY arrives; later failures are I/O errors):
+    // the server's application never saw the call (PROTOCOL-HTTP2, gRFC A6).
+    let refused = err.is_reset() && err.reason() == Some(h2::Reason::REFUSED_STREAM);
+    if err.is_remote() && (refused || err.is_go_away()) {
+        return Status::unavailable(format!("{UNPROCESSED}{err}"));
+    }
     match err.reason() {
         Some(reason) if err.is_reset() => {
             let code = match reason {
@@ -36,4 +43,13 @@ pub(crate) fn status_from_h2(err: h2::Error) -> Status {
         }
         _ => Status::unavailable(format!("connection error: {err}")),
     }
+}
+
+/// How the message of a status for a call the server never processed starts.
+const UNPROCESSED: &str = "the server did not process the call: ";
+
+/// Whether `status` says the server's application never saw the call (so retrying it
+/// transparently is safe).
+pub(crate) fn is_unprocessed(status: &Status) -> bool {
+    status.code() == crate::Code::Unavailable && status.message().starts_with(UNPROCESSED)
 }
