@@ -32,13 +32,9 @@ progress() {
 declare -A CLIENT_BIN=([rill]="$REL/bench-client" [tonic]="$REL/examples/tonic-bench-client")
 CLIENTS=(rill tonic)
 FAILED_CALLS=() KNOWN_SEEN=()
-# Failures already understood, as LABEL:CLIENT; reported in RESULTS.md but they do not fail
-# the run. client-stream:rill — rill's client sends one DATA frame per message; small messages
-# sent faster than an h2 server (rill's, tonic's) reads them exhaust h2 0.4.20's DATA frame
-# budget and the server closes the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_data_frames";
-# the client sees UNAVAILABLE "stream closed because of a broken pipe"). tonic's client
-# coalesces messages into larger DATA frames.
-KNOWN_FAILURES=${BENCH_KNOWN_FAILURES-client-stream:rill}
+# Failures already understood, as LABEL:CLIENT (space-separated); reported in RESULTS.md but
+# they do not fail the run. None at present.
+KNOWN_FAILURES=${BENCH_KNOWN_FAILURES-}
 
 # run_client CLIENT SERVER TSV LABEL MODE ARGS...: one client process on core 1; appends its
 # line to TSV and sets OUTLINE.

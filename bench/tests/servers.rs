@@ -170,16 +170,12 @@ async fn client_connection_survives_cancelled_fast_streams() {
     .await;
 }
 
-/// Client streaming of small messages as fast as the request stream yields them: rill's client
-/// sends one DATA frame per message, and an h2 0.4.20 server (rill's or tonic's) charges each
-/// small frame against its DATA frame budget until its application reads it; when the client
-/// outpaces the server's reads the server closes the connection with GOAWAY
-/// ENHANCE_YOUR_CALM ("too_many_data_frames") and the call fails with UNAVAILABLE ("stream
-/// closed because of a broken pipe"). tonic's client coalesces messages into larger DATA frames
-/// and is not affected. Listed in `KNOWN_FAILURES` of bench/scenarios.sh; ignored until the
-/// rill client coalesces small messages (or the server's budget is raised).
+/// Client streaming of small messages as fast as the request stream yields them: when rill's
+/// client sent one DATA frame per message, an h2 0.4.20 server (rill's or tonic's) charged each
+/// small frame against its DATA frame budget until its application read it, and closed the
+/// connection with GOAWAY ENHANCE_YOUR_CALM ("too_many_data_frames") when the client outpaced
+/// it. The client now sends the messages that are ready together (client/wire.rs).
 #[tokio::test]
-#[ignore = "rill client: one DATA frame per message exhausts an h2 server's DATA frame budget"]
 async fn client_streaming_many_small_messages_completes() {
     with_timeout(async {
         let (_server, target) = start(&env!("CARGO_BIN_EXE_bench-server").into()).await;

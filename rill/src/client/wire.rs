@@ -325,26 +325,78 @@ pub(crate) fn no_message_status(status: Status) -> Status {
     }
 }
 
-/// Pumps request frames into the stream, then half-closes it.
-async fn send_all(mut send: SendBody, mut frames: BoxStream<Bytes>, error: Slot<Status>) {
-    while let Some(frame) = frames.next().await {
-        match frame {
-            Ok(frame) => {
-                if send.send_data(frame, false).await.is_err() {
-                    // The peer ended the call; the response side reports how.
-                    return;
-                }
+/// Request messages already waiting are sent together, in one DATA frame of up to this many
+/// bytes: one frame per small message costs the peer per-frame work, and h2-based servers
+/// (tonic's among them) close a connection that sends them faster than they are read
+/// (GOAWAY ENHANCE_YOUR_CALM "too_many_data_frames").
+const BATCH_BYTES: usize = 16 * 1024;
+
+/// What is left after a batch: more frames, the end of the requests, or a failed request.
+enum AfterBatch {
+    More,
+    End,
+    Failed(Status),
+}
+
+/// The next batch: `first` and the frames `frames` has ready right now, up to
+/// [`BATCH_BYTES`]; never waits for a frame that is not ready.
+fn batch(first: Bytes, frames: &mut BoxStream<Bytes>) -> (Bytes, AfterBatch) {
+    use futures_util::FutureExt;
+    let mut joined: Option<bytes::BytesMut> = None;
+    let mut len = first.len();
+    let mut after = AfterBatch::More;
+    while len < BATCH_BYTES {
+        match frames.next().now_or_never() {
+            Some(Some(Ok(frame))) => {
+                len += frame.len();
+                joined
+                    .get_or_insert_with(|| bytes::BytesMut::from(&first[..]))
+                    .extend_from_slice(&frame);
             }
-            Err(status) => {
-                if let Ok(mut slot) = error.lock() {
-                    *slot = Some(status);
-                }
-                send.cancel();
-                return;
+            Some(Some(Err(status))) => {
+                after = AfterBatch::Failed(status);
+                break;
             }
+            Some(None) => {
+                after = AfterBatch::End;
+                break;
+            }
+            None => break,
         }
     }
-    let _ = send.finish();
+    (joined.map_or(first, bytes::BytesMut::freeze), after)
+}
+
+/// Pumps request frames into the stream, then half-closes it (with the last batch when the
+/// requests end while it is gathered).
+async fn send_all(mut send: SendBody, mut frames: BoxStream<Bytes>, error: Slot<Status>) {
+    let fail = |send: &mut SendBody, status: Status| {
+        if let Ok(mut slot) = error.lock() {
+            *slot = Some(status);
+        }
+        send.cancel();
+    };
+    loop {
+        let first = match frames.next().await {
+            Some(Ok(frame)) => frame,
+            Some(Err(status)) => return fail(&mut send, status),
+            None => {
+                let _ = send.finish();
+                return;
+            }
+        };
+        let (data, after) = batch(first, &mut frames);
+        let end = matches!(after, AfterBatch::End);
+        if send.send_data(data, end).await.is_err() {
+            // The peer ended the call; the response side reports how.
+            return;
+        }
+        match after {
+            AfterBatch::More => {}
+            AfterBatch::End => return,
+            AfterBatch::Failed(status) => return fail(&mut send, status),
+        }
+    }
 }
 
 /// Exactly one message, then a successful end (unary and client-streaming responses); with
@@ -362,4 +414,47 @@ pub(crate) async fn single_raw(
         ));
     }
     Ok((message, info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(items: Vec<Result<Bytes, Status>>) -> BoxStream<Bytes> {
+        Box::pin(futures_util::stream::iter(items))
+    }
+
+    #[test]
+    fn ready_frames_are_sent_together_up_to_the_batch_size() {
+        let small = || Ok(Bytes::from_static(b"abc"));
+        // (what follows the first frame, bytes in the batch, what comes after)
+        let cases: Vec<(Vec<Result<Bytes, Status>>, usize, &str)> = vec![
+            (vec![], 3, "end"),
+            (vec![small(), small()], 9, "end"),
+            (vec![small(), Err(Status::internal("bad"))], 6, "failed"),
+            (
+                vec![Ok(Bytes::from(vec![0; BATCH_BYTES])), small()],
+                3 + BATCH_BYTES,
+                "more",
+            ),
+        ];
+        for (rest, len, after) in cases {
+            let mut rest = frames(rest);
+            let (data, got) = batch(Bytes::from_static(b"abc"), &mut rest);
+            let got = match got {
+                AfterBatch::More => "more",
+                AfterBatch::End => "end",
+                AfterBatch::Failed(_) => "failed",
+            };
+            assert_eq!((data.len(), got), (len, after));
+        }
+    }
+
+    #[test]
+    fn a_frame_that_is_not_ready_is_not_waited_for() {
+        let mut pending: BoxStream<Bytes> = Box::pin(futures_util::stream::pending());
+        let (data, after) = batch(Bytes::from_static(b"abc"), &mut pending);
+        assert_eq!(data.len(), 3);
+        assert!(matches!(after, AfterBatch::More));
+    }
 }
