@@ -428,7 +428,8 @@ mod tests {
     fn ready_frames_are_sent_together_up_to_the_batch_size() {
         let small = || Ok(Bytes::from_static(b"abc"));
         // (what follows the first frame, bytes in the batch, what comes after)
-        let cases: Vec<(Vec<Result<Bytes, Status>>, usize, &str)> = vec![
+        type Case = (Vec<Result<Bytes, Status>>, usize, &'static str);
+        let cases: Vec<Case> = vec![
             (vec![], 3, "end"),
             (vec![small(), small()], 9, "end"),
             (vec![small(), Err(Status::internal("bad"))], 6, "failed"),
