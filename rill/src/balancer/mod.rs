@@ -1,7 +1,9 @@
 //! Load balancing: which server each call goes to.
 //!
-//! A channel has one [`LoadBalancer`], built by its [`LbPolicy`] ([`PickFirst`] by default,
-//! or [`RoundRobin`]). The balancer receives the resolver's addresses, creates
+//! A channel has one [`LoadBalancer`], built by its [`LbPolicy`]: [`PickFirst`] (the
+//! default), [`RoundRobin`], [`LeastRequest`], [`WeightedRoundRobin`], [`RingHash`], any of
+//! them wrapped in [`OutlierDetection`], or your own. [`LbPolicyRegistry`] builds them from a
+//! service config's `loadBalancingConfig` JSON. The balancer receives the resolver's addresses, creates
 //! [`Subchannel`]s (one connection each) through the [`ChannelController`], follows their
 //! [`ConnectivityState`]s, and publishes a [`Picker`] together with the channel's aggregate
 //! state. Every call asks the current picker for a subchannel: picking is synchronous and
@@ -12,15 +14,29 @@
 //! with gRPC's names. Balancer methods run one at a time (never concurrently), outside any
 //! call's path.
 
+mod least_request;
+mod load;
+mod outlier_detection;
 mod pick_first;
+mod registry;
+mod ring_hash;
 mod round_robin;
+mod weighted_round_robin;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use crate::client::subchannel::Subchannel;
 pub use crate::client::ConnectivityState;
+pub(crate) use load::{Activity, CallGuard, CallStats};
+pub use least_request::LeastRequest;
+pub use load::{LoadReport, LOAD_REPORT_TRAILER};
+pub use outlier_detection::{FailurePercentageEjection, OutlierDetection, SuccessRateEjection};
 pub use pick_first::PickFirst;
+pub use registry::{LbConfigError, LbPolicyRegistry};
+pub use ring_hash::RingHash;
 pub use round_robin::RoundRobin;
+pub use weighted_round_robin::WeightedRoundRobin;
 
 use crate::resolver::{Address, ResolverState};
 use crate::{MetadataMap, Status};
@@ -67,6 +83,12 @@ pub trait LoadBalancer: Send + 'static {
 
     /// The channel is IDLE and a call (or the application) wants a connection.
     fn exit_idle(&mut self, channel: &mut dyn ChannelController);
+
+    /// A timer asked for with [`ChannelController::schedule_timer`] fired (timers may also
+    /// fire spuriously: check what is due).
+    fn timer(&mut self, channel: &mut dyn ChannelController) {
+        let _ = channel;
+    }
 }
 
 /// What a balancer may do to its channel.
@@ -79,6 +101,12 @@ pub trait ChannelController {
 
     /// Asks the resolver for a fresh resolution (after connection failures).
     fn request_resolution(&mut self);
+
+    /// Calls [`LoadBalancer::timer`] once `after` has passed (periodic work: weights,
+    /// ejections). Does nothing by default.
+    fn schedule_timer(&mut self, after: Duration) {
+        let _ = after;
+    }
 }
 
 /// A subchannel's new state, with the error that caused a TRANSIENT_FAILURE.

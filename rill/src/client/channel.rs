@@ -142,7 +142,7 @@ impl Channel {
             "http",
             target,
             Arc::new(Fixed(vec![Address::custom(authority)])),
-            &PickFirst,
+            Arc::new(PickFirst),
             SubchannelConfig {
                 connector,
                 backoff: BackoffConfig::default(),
@@ -292,6 +292,8 @@ pub struct Endpoint {
     registry: ResolverRegistry,
     policy: Arc<dyn LbPolicy>,
     connector: Option<Arc<dyn Connector>>,
+    /// Keepalive, pooling, idle timeout, health checking (set in `connector.rs`).
+    pub(crate) conn: ConnConfig,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTlsConfig>,
 }
@@ -324,6 +326,7 @@ impl Endpoint {
             registry: ResolverRegistry::new(),
             policy: Arc::new(PickFirst),
             connector: None,
+            conn: ConnConfig::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -430,12 +433,12 @@ impl Endpoint {
             scheme,
             target,
             builder,
-            &*self.policy,
+            self.policy.clone(),
             SubchannelConfig {
                 connector: Arc::new(with_tls(raw, tls)),
                 backoff: self.backoff,
                 connect_timeout: self.connect_timeout,
-                conn: ConnConfig::default(),
+                conn: self.conn.clone(),
             },
         );
         Ok(Channel { control })
