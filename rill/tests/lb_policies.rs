@@ -107,13 +107,14 @@ impl Service for Health {
             move |_: Request<HealthCheckRequest>| {
                 let rx = rx.clone();
                 async move {
-                    let stream = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
-                        if !first && rx.changed().await.is_err() {
-                            return None;
-                        }
-                        let status = *rx.borrow_and_update();
-                        Some((Ok(HealthCheckResponse { status }), (rx, false)))
-                    });
+                    let stream =
+                        futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
+                            if !first && rx.changed().await.is_err() {
+                                return None;
+                            }
+                            let status = *rx.borrow_and_update();
+                            Some((Ok(HealthCheckResponse { status }), (rx, false)))
+                        });
                     let stream: BoxStream<HealthCheckResponse> = Box::pin(stream);
                     Ok(Response::new(stream))
                 }
@@ -407,7 +408,9 @@ async fn pump(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        let Ok(n) = from.read(&mut buffer).await else { return };
+        let Ok(n) = from.read(&mut buffer).await else {
+            return;
+        };
         if n == 0 {
             return;
         }

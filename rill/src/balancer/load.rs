@@ -129,13 +129,17 @@ impl Activity {
 
     fn started(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let now = Instant::now().saturating_duration_since(self.base).as_millis() as u64;
+        let now = Instant::now()
+            .saturating_duration_since(self.base)
+            .as_millis() as u64;
         self.last.store(now, Ordering::Relaxed);
     }
 
     fn ended(&self) {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        let now = Instant::now().saturating_duration_since(self.base).as_millis() as u64;
+        let now = Instant::now()
+            .saturating_duration_since(self.base)
+            .as_millis() as u64;
         self.last.store(now, Ordering::Relaxed);
     }
 }

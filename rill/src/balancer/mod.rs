@@ -28,8 +28,8 @@ use std::time::Duration;
 
 pub use crate::client::subchannel::Subchannel;
 pub use crate::client::ConnectivityState;
-pub(crate) use load::{Activity, CallGuard, CallStats};
 pub use least_request::LeastRequest;
+pub(crate) use load::{Activity, CallGuard, CallStats};
 pub use load::{LoadReport, LOAD_REPORT_TRAILER};
 pub use outlier_detection::{FailurePercentageEjection, OutlierDetection, SuccessRateEjection};
 pub use pick_first::PickFirst;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{
-    ChannelController, ConnectivityState, LbPolicy, LoadBalancer, Picker, RoundRobin,
-    Subchannel, SubchannelState,
+    ChannelController, ConnectivityState, LbPolicy, LoadBalancer, Picker, RoundRobin, Subchannel,
+    SubchannelState,
 };
 use crate::client::backoff::random_unit;
 use crate::resolver::{Address, ResolverState};
@@ -234,7 +234,9 @@ impl ChannelController for Wrapped<'_> {
             .get(address)
             .is_some_and(|e| e.ejected_at.is_some());
         if ejected {
-            self.state.pending.push((subchannel.clone(), ejected_state()));
+            self.state
+                .pending
+                .push((subchannel.clone(), ejected_state()));
         }
         subchannel
     }
@@ -298,7 +300,11 @@ impl Balancer {
         }
         for (subchannel, real) in &self.state.subchannels {
             if subchannel.address() == address {
-                let update = if ejected { ejected_state() } else { real.clone() };
+                let update = if ejected {
+                    ejected_state()
+                } else {
+                    real.clone()
+                };
                 self.state.pending.push((subchannel.clone(), update));
             }
         }
@@ -337,7 +343,11 @@ impl Balancer {
             if candidates.len() >= sr.minimum_hosts as usize && !candidates.is_empty() {
                 let n = candidates.len() as f64;
                 let mean = candidates.iter().map(|(_, r)| r).sum::<f64>() / n;
-                let variance = candidates.iter().map(|(_, r)| (r - mean).powi(2)).sum::<f64>() / n;
+                let variance = candidates
+                    .iter()
+                    .map(|(_, r)| (r - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
                 let threshold = mean - variance.sqrt() * (f64::from(sr.stdev_factor) / 1000.0);
                 for (address, rate) in candidates {
                     if ejected_count(self) * 100 >= max_percent * total {
@@ -408,11 +418,15 @@ impl LoadBalancer for Balancer {
             self.state.next_sweep = Some(Instant::now() + self.config.interval);
             channel.schedule_timer(self.config.interval);
         }
-        self.with_child(channel, |child, channel| child.resolver_update(state, channel));
+        self.with_child(channel, |child, channel| {
+            child.resolver_update(state, channel)
+        });
     }
 
     fn resolver_error(&mut self, error: &Status, channel: &mut dyn ChannelController) {
-        self.with_child(channel, |child, channel| child.resolver_error(error, channel));
+        self.with_child(channel, |child, channel| {
+            child.resolver_error(error, channel)
+        });
     }
 
     fn subchannel_update(
@@ -421,7 +435,12 @@ impl LoadBalancer for Balancer {
         state: &SubchannelState,
         channel: &mut dyn ChannelController,
     ) {
-        let Some(index) = self.state.subchannels.iter().position(|(s, _)| s == subchannel) else {
+        let Some(index) = self
+            .state
+            .subchannels
+            .iter()
+            .position(|(s, _)| s == subchannel)
+        else {
             return;
         };
         if state.state == ConnectivityState::Shutdown {

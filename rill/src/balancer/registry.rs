@@ -116,7 +116,10 @@ impl LbPolicyRegistry {
 
     /// The first registered policy of a `loadBalancingConfig` list (`[{"name": {config}}, …]`),
     /// as gRPC picks it; an invalid config of that policy is an error (never skipped).
-    pub fn select(&self, load_balancing_config: &Value) -> Result<Arc<dyn LbPolicy>, LbConfigError> {
+    pub fn select(
+        &self,
+        load_balancing_config: &Value,
+    ) -> Result<Arc<dyn LbPolicy>, LbConfigError> {
         let invalid = |reason: &str| LbConfigError::InvalidConfig {
             policy: "loadBalancingConfig".into(),
             reason: reason.into(),
@@ -249,7 +252,9 @@ fn ring_hash(config: &Value) -> Result<RingHash, String> {
     match map.get("requestHashHeader") {
         None | Some(Value::Null) => {}
         Some(Value::String(h)) if h.is_empty() => {}
-        Some(Value::String(h)) if !h.ends_with("-bin") && http::HeaderName::try_from(h.as_str()).is_ok() => {
+        Some(Value::String(h))
+            if !h.ends_with("-bin") && http::HeaderName::try_from(h.as_str()).is_ok() =>
+        {
             policy = policy.request_hash_header(h.as_str());
         }
         Some(_) => return Err("requestHashHeader must be a valid non-binary header name".into()),
@@ -263,7 +268,9 @@ fn outlier_detection(
 ) -> Result<OutlierDetection, String> {
     let map = fields(config)?;
     let child = match map.get("childPolicy") {
-        Some(list) => registry.select(list).map_err(|e| format!("childPolicy: {e}"))?,
+        Some(list) => registry
+            .select(list)
+            .map_err(|e| format!("childPolicy: {e}"))?,
         None => return Err("childPolicy is required".into()),
     };
     let mut policy = OutlierDetection::with_child(child);
@@ -290,7 +297,10 @@ fn outlier_detection(
             request_volume: uint32(&sr, "requestVolume")?.unwrap_or(d.request_volume),
         });
     }
-    if let Some(fp) = map.get("failurePercentageEjection").filter(|v| !v.is_null()) {
+    if let Some(fp) = map
+        .get("failurePercentageEjection")
+        .filter(|v| !v.is_null())
+    {
         let fp = fields(fp)?;
         let d = FailurePercentageEjection::default();
         policy = policy.failure_percentage(FailurePercentageEjection {
@@ -316,17 +326,28 @@ mod tests {
             ("pick_first", json!({})),
             ("round_robin", json!(null)),
             ("least_request_experimental", json!({"choiceCount": 3})),
-            ("weighted_round_robin", json!({"blackoutPeriod": "0.5s", "errorUtilizationPenalty": 2})),
-            ("ring_hash_experimental", json!({"minRingSize": "10", "maxRingSize": 20, "requestHashHeader": "x-key"})),
-            ("outlier_detection_experimental", json!({
-                "interval": "1s", "baseEjectionTime": "30s", "maxEjectionPercent": 50,
-                "failurePercentageEjection": {"threshold": 50, "minimumHosts": 2},
-                "successRateEjection": {},
-                "childPolicy": [{"round_robin": {}}]
-            })),
+            (
+                "weighted_round_robin",
+                json!({"blackoutPeriod": "0.5s", "errorUtilizationPenalty": 2}),
+            ),
+            (
+                "ring_hash_experimental",
+                json!({"minRingSize": "10", "maxRingSize": 20, "requestHashHeader": "x-key"}),
+            ),
+            (
+                "outlier_detection_experimental",
+                json!({
+                    "interval": "1s", "baseEjectionTime": "30s", "maxEjectionPercent": 50,
+                    "failurePercentageEjection": {"threshold": 50, "minimumHosts": 2},
+                    "successRateEjection": {},
+                    "childPolicy": [{"round_robin": {}}]
+                }),
+            ),
         ];
         for (name, config) in cases {
-            let policy = registry.build(name, &config).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let policy = registry
+                .build(name, &config)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(policy.name(), name);
         }
     }
@@ -338,17 +359,35 @@ mod tests {
             ("least_request_experimental", json!({"choiceCount": 1})),
             ("least_request_experimental", json!([])),
             ("weighted_round_robin", json!({"blackoutPeriod": "10"})),
-            ("weighted_round_robin", json!({"errorUtilizationPenalty": -1})),
-            ("ring_hash_experimental", json!({"minRingSize": 100, "maxRingSize": 10})),
+            (
+                "weighted_round_robin",
+                json!({"errorUtilizationPenalty": -1}),
+            ),
+            (
+                "ring_hash_experimental",
+                json!({"minRingSize": 100, "maxRingSize": 10}),
+            ),
             ("ring_hash_experimental", json!({"maxRingSize": 9000000})),
-            ("ring_hash_experimental", json!({"requestHashHeader": "x-key-bin"})),
+            (
+                "ring_hash_experimental",
+                json!({"requestHashHeader": "x-key-bin"}),
+            ),
             ("outlier_detection_experimental", json!({})),
-            ("outlier_detection_experimental", json!({"maxEjectionPercent": 101, "childPolicy": [{"round_robin": {}}]})),
-            ("outlier_detection_experimental", json!({"childPolicy": [{"nope": {}}]})),
+            (
+                "outlier_detection_experimental",
+                json!({"maxEjectionPercent": 101, "childPolicy": [{"round_robin": {}}]}),
+            ),
+            (
+                "outlier_detection_experimental",
+                json!({"childPolicy": [{"nope": {}}]}),
+            ),
         ];
         for (name, config) in cases {
             assert!(
-                matches!(registry.build(name, &config), Err(LbConfigError::InvalidConfig { .. })),
+                matches!(
+                    registry.build(name, &config),
+                    Err(LbConfigError::InvalidConfig { .. })
+                ),
                 "{name} {config}"
             );
         }
@@ -365,8 +404,14 @@ mod tests {
     #[test]
     fn durations_parse_as_proto_json() {
         let map = |v: &str| json!({ "d": v }).as_object().unwrap().clone();
-        assert_eq!(duration(&map("1s"), "d").unwrap(), Some(Duration::from_secs(1)));
-        assert_eq!(duration(&map("0.25s"), "d").unwrap(), Some(Duration::from_millis(250)));
+        assert_eq!(
+            duration(&map("1s"), "d").unwrap(),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            duration(&map("0.25s"), "d").unwrap(),
+            Some(Duration::from_millis(250))
+        );
         for bad in ["1", "s", "-1s", "1.0000000001s", "1.xs"] {
             assert!(duration(&map(bad), "d").is_err(), "{bad}");
         }

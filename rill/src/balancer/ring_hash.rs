@@ -120,7 +120,10 @@ impl Balancer {
             ring: self.ring.clone(),
             subchannels: self.subchannels.iter().map(|(s, _)| s.clone()).collect(),
             header: self.config.request_hash_header.clone(),
-            error: unavailable(self.last_error.as_ref(), "no ring_hash backend is reachable"),
+            error: unavailable(
+                self.last_error.as_ref(),
+                "no ring_hash backend is reachable",
+            ),
         };
         channel.update_picker(state, Arc::new(picker));
     }
@@ -131,7 +134,11 @@ impl LoadBalancer for Balancer {
         let addresses = dedup(&state.addresses);
         let mut kept = Vec::with_capacity(addresses.len());
         for address in &addresses {
-            match self.subchannels.iter().position(|(s, _)| s.address() == address) {
+            match self
+                .subchannels
+                .iter()
+                .position(|(s, _)| s.address() == address)
+            {
                 Some(i) => kept.push(self.subchannels.swap_remove(i)),
                 None => kept.push((channel.new_subchannel(address), ConnectivityState::Idle)),
             }
@@ -184,8 +191,8 @@ fn build_ring(addresses: &[String], config: &RingHash) -> Vec<(u64, usize)> {
     }
     // Equal weights: each address gets the same share.
     let weight = 1.0 / addresses.len() as f64;
-    let scale = ((weight * config.min_ring_size as f64).ceil() / weight)
-        .min(config.max_ring_size as f64);
+    let scale =
+        ((weight * config.min_ring_size as f64).ceil() / weight).min(config.max_ring_size as f64);
     let mut ring = Vec::with_capacity(scale.ceil() as usize);
     let (mut current, mut target) = (0.0, 0.0);
     for (index, address) in addresses.iter().enumerate() {

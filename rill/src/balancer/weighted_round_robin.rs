@@ -197,7 +197,8 @@ impl StridePicker {
             let backend = sequence % n;
             let generation = sequence / n;
             let weight = self.weights[backend as usize];
-            let modulus = (weight.wrapping_mul(generation)).wrapping_add(backend * offset) % MAX_WEIGHT;
+            let modulus =
+                (weight.wrapping_mul(generation)).wrapping_add(backend * offset) % MAX_WEIGHT;
             if modulus < MAX_WEIGHT - weight {
                 continue;
             }

@@ -395,7 +395,10 @@ async fn idle_timer(control: Weak<Control>, timeout: Duration) {
             None => wait = timeout, // calls in flight
             Some(idle) if idle < timeout => wait = timeout - idle,
             Some(_) => {
-                tracing::debug!(?timeout, "no calls for the idle timeout: the channel goes IDLE");
+                tracing::debug!(
+                    ?timeout,
+                    "no calls for the idle timeout: the channel goes IDLE"
+                );
                 channel.idle_timer.store(false, Ordering::Release);
                 channel.push(Event::EnterIdle);
                 return;

@@ -161,7 +161,9 @@ fn next_message(buffer: &mut BytesMut) -> Result<Option<Bytes>, Status> {
         return Ok(None);
     }
     if buffer[0] != 0 {
-        return Err(Status::internal("compressed health response was not asked for"));
+        return Err(Status::internal(
+            "compressed health response was not asked for",
+        ));
     }
     let len = u32::from_be_bytes([buffer[1], buffer[2], buffer[3], buffer[4]]) as usize;
     if len > MAX_MESSAGE {
@@ -187,7 +189,10 @@ mod tests {
         assert_eq!(next_message(&mut buffer).unwrap(), None);
         buffer.put_slice(&body);
         let message = next_message(&mut buffer).unwrap().unwrap();
-        assert_eq!(HealthCheckResponse::decode(message).unwrap().status, SERVING);
+        assert_eq!(
+            HealthCheckResponse::decode(message).unwrap().status,
+            SERVING
+        );
         assert!(buffer.is_empty());
         buffer.put_slice(&[1, 0, 0, 0, 0]);
         assert!(next_message(&mut buffer).is_err());
