@@ -120,6 +120,29 @@ pub fn server_connection(data: &[u8]) {
     });
 }
 
+/// Load-balancing parsers: the bytes as a `loadBalancingConfig` JSON (every policy's parser)
+/// and as an ORCA load report; each answers with a value or an error.
+pub fn lb_config(data: &[u8]) {
+    let _ = crate::balancer::LoadReport::from_bytes(data);
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let registry = crate::balancer::LbPolicyRegistry::new();
+    let _ = registry.select(&json);
+    for name in [
+        "pick_first",
+        "round_robin",
+        "least_request_experimental",
+        "weighted_round_robin",
+        "ring_hash_experimental",
+        "outlier_detection_experimental",
+    ] {
+        if let Ok(policy) = registry.build(name, &json) {
+            drop(policy.build());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +182,22 @@ mod tests {
         }
         for input in inputs().take(20) {
             server_connection(&input);
+        }
+    }
+}
+
+#[cfg(test)]
+mod lb_tests {
+    #[test]
+    fn lb_parsers_survive_odd_input() {
+        for input in [
+            &b"[{\"ring_hash_experimental\": {\"minRingSize\": 1, \"maxRingSize\": 1}}]"[..],
+            b"{\"childPolicy\": [{\"outlier_detection_experimental\": {\"childPolicy\": []}}]}",
+            b"{\"choiceCount\": 18446744073709551615, \"blackoutPeriod\": \"99999999999999999999s\"}",
+            b"\x09\x00\x00\x00\x00\x00\x00\xf0\x7f",
+            b"",
+        ] {
+            super::lb_config(input);
         }
     }
 }

@@ -207,6 +207,12 @@ struct Ejection {
     multiplier: u32,
 }
 
+/// `at + after`, or far in the future if that overflows.
+pub(super) fn later(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after)
+        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
+}
+
 fn ejected_state() -> SubchannelState {
     SubchannelState {
         state: ConnectivityState::TransientFailure,
@@ -394,7 +400,7 @@ impl Balancer {
                 None => entry.multiplier = entry.multiplier.saturating_sub(1),
                 Some(at) => {
                     let time = base.saturating_mul(entry.multiplier).min(longest);
-                    if now >= at + time {
+                    if now >= later(at, time) {
                         returning.push(address.clone());
                     }
                 }
@@ -415,7 +421,7 @@ impl LoadBalancer for Balancer {
             self.state.addresses.entry(address.clone()).or_default();
         }
         if self.state.next_sweep.is_none() {
-            self.state.next_sweep = Some(Instant::now() + self.config.interval);
+            self.state.next_sweep = Some(later(Instant::now(), self.config.interval));
             channel.schedule_timer(self.config.interval);
         }
         self.with_child(channel, |child, channel| {
@@ -465,7 +471,7 @@ impl LoadBalancer for Balancer {
         if let Some(due) = self.state.next_sweep {
             if now >= due {
                 self.sweep(now);
-                self.state.next_sweep = Some(now + self.config.interval);
+                self.state.next_sweep = Some(later(now, self.config.interval));
                 channel.schedule_timer(self.config.interval);
             }
         }

@@ -195,6 +195,10 @@ fn duration(map: &Map<String, Value>, key: &str) -> Result<Option<Duration>, Str
         return Err(bad());
     }
     let secs: u64 = secs.parse().map_err(|_| bad())?;
+    // google.protobuf.Duration's range.
+    if secs > 315_576_000_000 {
+        return Err(format!("{key} is out of range"));
+    }
     let nanos: u32 = if frac.is_empty() {
         0
     } else {
@@ -412,7 +416,7 @@ mod tests {
             duration(&map("0.25s"), "d").unwrap(),
             Some(Duration::from_millis(250))
         );
-        for bad in ["1", "s", "-1s", "1.0000000001s", "1.xs"] {
+        for bad in ["1", "s", "-1s", "1.0000000001s", "1.xs", "315576000001s"] {
             assert!(duration(&map(bad), "d").is_err(), "{bad}");
         }
     }

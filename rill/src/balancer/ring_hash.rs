@@ -36,8 +36,10 @@ pub struct RingHash {
     pub(super) request_hash_header: Option<String>,
 }
 
-/// A42's cap on ring sizes.
+/// A42's limit on configured ring sizes.
 pub(super) const RING_SIZE_CAP: u64 = 8 * 1024 * 1024;
+/// The ring is never bigger than this (gRPC's default `ring_hash_size_cap`, gRFC A76).
+const RING_SIZE_CLAMP: u64 = 4096;
 
 impl Default for RingHash {
     fn default() -> Self {
@@ -55,7 +57,8 @@ impl RingHash {
         Self::default()
     }
 
-    /// Bounds of the ring's size (1 to 8M entries; more entries spread keys more evenly).
+    /// Bounds of the ring's size (more entries spread keys more evenly); as in gRPC, the ring
+    /// never exceeds 4096 entries.
     pub fn ring_size(mut self, min: u64, max: u64) -> Self {
         self.max_ring_size = max.clamp(1, RING_SIZE_CAP);
         self.min_ring_size = min.clamp(1, self.max_ring_size);
@@ -191,8 +194,9 @@ fn build_ring(addresses: &[String], config: &RingHash) -> Vec<(u64, usize)> {
     }
     // Equal weights: each address gets the same share.
     let weight = 1.0 / addresses.len() as f64;
-    let scale =
-        ((weight * config.min_ring_size as f64).ceil() / weight).min(config.max_ring_size as f64);
+    let max = config.max_ring_size.min(RING_SIZE_CLAMP);
+    let min = config.min_ring_size.min(max);
+    let scale = ((weight * min as f64).ceil() / weight).min(max as f64);
     let mut ring = Vec::with_capacity(scale.ceil() as usize);
     let (mut current, mut target) = (0.0, 0.0);
     for (index, address) in addresses.iter().enumerate() {

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::outlier_detection::later;
 use super::{
     dedup, unavailable, ChannelController, ConnectivityState, FailPicker, LbPolicy, LoadBalancer,
     PickInfo, PickResult, Picker, QueuePicker, Subchannel, SubchannelState,
@@ -127,7 +128,7 @@ impl<S: Spread> Balancer<S> {
 impl<S: Spread> LoadBalancer for Balancer<S> {
     fn resolver_update(&mut self, state: &ResolverState, channel: &mut dyn ChannelController) {
         if let (None, Some(period)) = (self.next_refresh, self.spread.refresh_period()) {
-            self.next_refresh = Some(tokio::time::Instant::now() + period);
+            self.next_refresh = Some(later(tokio::time::Instant::now(), period));
             channel.schedule_timer(period);
         }
         let addresses = dedup(&state.addresses);
@@ -198,7 +199,7 @@ impl<S: Spread> LoadBalancer for Balancer<S> {
         };
         let now = tokio::time::Instant::now();
         if now >= due {
-            self.next_refresh = Some(now + period);
+            self.next_refresh = Some(later(now, period));
             self.publish(channel);
             channel.schedule_timer(period);
         }
