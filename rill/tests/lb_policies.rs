@@ -502,3 +502,19 @@ async fn pooling_opens_n_connections_and_uses_them() {
     let peers = replicas[0].knobs.peers.lock().unwrap().len();
     assert_eq!(peers, 3, "calls used {peers} connections");
 }
+
+#[tokio::test]
+async fn health_watches_do_not_keep_a_channel_out_of_idle() {
+    let replicas = replicas(1, true).await;
+    let channel = Endpoint::new(&target(&replicas))
+        .health_check_service("")
+        .idle_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap();
+    let client = Client::new(channel.clone());
+    who(&client, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(channel.state(), ConnectivityState::Idle);
+    who(&client, None).await.unwrap();
+}

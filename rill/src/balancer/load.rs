@@ -211,15 +211,18 @@ impl CallStats {
 /// without an outcome, the call counts as cancelled.
 #[derive(Debug)]
 pub(crate) struct CallGuard {
-    stats: Arc<CallStats>,
+    /// `None` for the channel's own streams (health checks): they are not calls.
+    stats: Option<Arc<CallStats>>,
     /// The connection's own count of streams in flight (pooling, keepalive).
     connection: Arc<AtomicUsize>,
     ended: bool,
 }
 
 impl CallGuard {
-    pub(crate) fn new(stats: Arc<CallStats>, connection: Arc<AtomicUsize>) -> CallGuard {
-        stats.started();
+    pub(crate) fn new(stats: Option<Arc<CallStats>>, connection: Arc<AtomicUsize>) -> CallGuard {
+        if let Some(stats) = &stats {
+            stats.started();
+        }
         connection.fetch_add(1, Ordering::Relaxed);
         CallGuard {
             stats,
@@ -233,7 +236,9 @@ impl CallGuard {
     pub(crate) fn trailers(mut self, trailers: &HeaderMap) {
         let status = Status::from_headers(trailers)
             .unwrap_or_else(|| Status::internal("no grpc-status in the trailers"));
-        self.stats.record_load(trailers);
+        if let Some(stats) = &self.stats {
+            stats.record_load(trailers);
+        }
         self.end(Some(&status));
     }
 
@@ -251,7 +256,9 @@ impl CallGuard {
         if !self.ended {
             self.ended = true;
             self.connection.fetch_sub(1, Ordering::Relaxed);
-            self.stats.ended(status);
+            if let Some(stats) = &self.stats {
+                stats.ended(status);
+            }
         }
     }
 }
@@ -288,10 +295,13 @@ mod tests {
     fn guards_count_calls_and_outcomes() {
         let stats = Arc::new(CallStats::default());
         let conn = Arc::new(AtomicUsize::new(0));
-        let ok = CallGuard::new(stats.clone(), conn.clone());
-        let failed = CallGuard::new(stats.clone(), conn.clone());
-        let cancelled = CallGuard::new(stats.clone(), conn.clone());
+        let ok = CallGuard::new(Some(stats.clone()), conn.clone());
+        let failed = CallGuard::new(Some(stats.clone()), conn.clone());
+        let cancelled = CallGuard::new(Some(stats.clone()), conn.clone());
+        let internal = CallGuard::new(None, conn.clone());
         assert_eq!(stats.in_flight(), 3);
+        assert_eq!(conn.load(Ordering::Relaxed), 4);
+        internal.failed(&Status::unavailable("not a call"));
         let mut trailers = HeaderMap::new();
         trailers.insert("grpc-status", "0".parse().unwrap());
         ok.trailers(&trailers);

@@ -137,7 +137,25 @@ impl Connection {
         &self,
         head: http::Request<()>,
     ) -> Result<(SendBody, PendingResponse), Status> {
-        let call = CallGuard::new(self.stats.clone(), self.in_flight.clone());
+        self.open(head, true).await
+    }
+
+    /// Opens a stream of the channel's own (a health check): not counted as a call by load
+    /// balancing or the idle timeout.
+    pub(crate) async fn start_internal_call(
+        &self,
+        head: http::Request<()>,
+    ) -> Result<(SendBody, PendingResponse), Status> {
+        self.open(head, false).await
+    }
+
+    async fn open(
+        &self,
+        head: http::Request<()>,
+        is_call: bool,
+    ) -> Result<(SendBody, PendingResponse), Status> {
+        let stats = is_call.then(|| self.stats.clone());
+        let call = CallGuard::new(stats, self.in_flight.clone());
         let mut send = match self.send.clone().ready().await {
             Ok(send) => send,
             Err(e) => {

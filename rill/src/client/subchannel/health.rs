@@ -105,7 +105,7 @@ async fn watch_once(
     frame.put_u8(0);
     frame.put_u32(message.len() as u32);
     frame.put_slice(&message);
-    let (mut send, pending) = connection.start_call(request).await?;
+    let (mut send, pending) = connection.start_internal_call(request).await?;
     send.send_data(frame.freeze(), true).await?;
     let (head, mut body) = pending.head().await?;
     if let Some(status) = Status::from_headers(&head.headers) {
