@@ -127,7 +127,7 @@ struct Replica {
     addr: SocketAddr,
     knobs: Arc<Knobs>,
     health: watch::Sender<i32>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 async fn replica(id: usize, with_health: bool) -> Replica {
@@ -150,7 +150,7 @@ async fn replica(id: usize, with_health: bool) -> Replica {
         addr,
         knobs,
         health,
-        _stop: stop,
+        stop: Some(stop),
     }
 }
 
@@ -517,4 +517,24 @@ async fn health_watches_do_not_keep_a_channel_out_of_idle() {
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(channel.state(), ConnectivityState::Idle);
     who(&client, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_goaway_moves_new_calls_on_while_calls_in_flight_finish() {
+    let mut replicas = replicas(1, false).await;
+    replicas[0].knobs.delay_ms.store(500, Ordering::SeqCst);
+    let channel = Endpoint::new(&target(&replicas)).connect().await.unwrap();
+    let client = Client::new(channel.clone());
+    let in_flight = tokio::spawn(async move { who(&client, None).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Graceful shutdown: GOAWAY, then the server finishes its calls.
+    let _ = replicas[0].stop.take().unwrap().send(());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_ne!(
+        channel.state(),
+        ConnectivityState::Ready,
+        "GOAWAY not noticed"
+    );
+    assert!(!in_flight.is_finished());
+    assert_eq!(in_flight.await.unwrap().unwrap(), "0");
 }

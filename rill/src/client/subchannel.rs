@@ -388,3 +388,56 @@ impl Subchannel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::connector::ConnectFuture;
+    use crate::transport::BoxIo;
+
+    /// A server that answers every connection with GOAWAY ENHANCE_YOUR_CALM, as a server
+    /// enforcing its ping policy does (gRFC A8).
+    fn calm_down(_: &Address) -> ConnectFuture {
+        Box::pin(async {
+            let (client, server) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(server).await else {
+                    return;
+                };
+                conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                let conn: &mut h2::server::Connection<_, bytes::Bytes> = &mut conn;
+                while let Some(Ok(_)) = conn.accept().await {}
+            });
+            Ok(Box::new(client) as BoxIo)
+        })
+    }
+
+    #[tokio::test]
+    async fn too_many_pings_doubles_the_keepalive_time() {
+        let mut conn = crate::transport::client::ConnConfig::default();
+        conn.keepalive_time = Some(Duration::from_secs(10));
+        let config = Arc::new(SubchannelConfig {
+            connector: Arc::new(calm_down),
+            backoff: BackoffConfig::default(),
+            connect_timeout: Duration::from_secs(5),
+            conn,
+        });
+        let runtime = tokio::runtime::Handle::current();
+        let subchannel =
+            Subchannel::new(Address::custom("calm"), config, Weak::new(), Some(&runtime));
+        subchannel.connect();
+        let keepalive = || *subchannel.inner.keepalive_time.lock().unwrap();
+        for _ in 0..200 {
+            if keepalive() == Some(Duration::from_secs(20)) {
+                subchannel.shutdown();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "keepalive time is {:?}, state {:?}",
+            keepalive(),
+            subchannel.state()
+        );
+    }
+}

@@ -1,8 +1,10 @@
 //! Client side of an HTTP/2 connection: handshake, opening streams, connection liveness
 //! (keepalive pings, gRFC A8).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -53,6 +55,8 @@ impl Default for ConnConfig {
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {
     send: h2::client::SendRequest<Bytes>,
+    /// Dropped with the last clone: tells the driver to let the connection close.
+    _handles: Arc<tokio_util::sync::DropGuard>,
     /// Cancelled when the connection has ended (or cannot open streams any more).
     closed: CancellationToken,
     /// Streams in flight on this connection.
@@ -85,11 +89,38 @@ impl Connection {
         let too_many_pings = Arc::new(AtomicBool::new(false));
         let pinger = keepalive_time.and_then(|time| Some((time, conn.ping_pong()?)));
         let (flag, calm) = (closed.clone(), too_many_pings.clone());
+        let unused = CancellationToken::new();
+        let handles = Arc::new(unused.clone().drop_guard());
+        let mut probe = Some(send.clone());
         let driver = tokio::spawn(async move {
-            if let Err(err) = conn.await {
+            let note = |err: &h2::Error| {
                 if err.is_go_away() && err.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM) {
                     calm.store(true, Ordering::Relaxed);
                 }
+            };
+            // A GOAWAY does not end the h2 connection while streams or handles remain: after
+            // each poll, a probe handle asks whether new streams are still allowed, so that
+            // the subchannel moves on at once while calls in flight finish here. The probe
+            // is dropped when the last `Connection` is, letting the connection close.
+            let mut conn = std::pin::pin!(conn);
+            let mut unused = std::pin::pin!(unused.cancelled());
+            let result = std::future::poll_fn(|cx| {
+                if probe.is_some() && unused.as_mut().poll(cx).is_ready() {
+                    probe = None;
+                }
+                let polled = conn.as_mut().poll(cx);
+                // Also when the connection has just ended: its GOAWAY says why.
+                if let Some(Poll::Ready(Err(err))) = probe.as_mut().map(|p| p.poll_ready(cx)) {
+                    note(&err);
+                    tracing::debug!(error = %err, "server sent GOAWAY: no new calls here");
+                    flag.cancel();
+                    probe = None;
+                }
+                polled
+            })
+            .await;
+            if let Err(err) = result {
+                note(&err);
                 tracing::debug!(error = %err, "client connection ended");
             }
             flag.cancel();
@@ -105,6 +136,7 @@ impl Connection {
         }
         Ok(Connection {
             send,
+            _handles: handles,
             closed,
             in_flight,
             stats,
