@@ -414,8 +414,10 @@ mod tests {
 
     #[tokio::test]
     async fn too_many_pings_doubles_the_keepalive_time() {
-        let mut conn = crate::transport::client::ConnConfig::default();
-        conn.keepalive_time = Some(Duration::from_secs(10));
+        let conn = crate::transport::client::ConnConfig {
+            keepalive_time: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
         let config = Arc::new(SubchannelConfig {
             connector: Arc::new(calm_down),
             backoff: BackoffConfig::default(),
