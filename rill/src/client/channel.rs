@@ -147,7 +147,11 @@ impl Channel {
                 connector,
                 backoff: BackoffConfig::default(),
                 connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-                conn: ConnConfig::default(),
+                // A stream handed over once cannot be reopened: never idle.
+                conn: ConnConfig {
+                    idle_timeout: None,
+                    ..ConnConfig::default()
+                },
             },
         );
         Channel { control }
