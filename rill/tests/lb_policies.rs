@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rill::balancer::{
     FailurePercentageEjection, LbPolicyRegistry, LeastRequest, LoadReport, OutlierDetection,
-    RingHash, RoundRobin, WeightedRoundRobin, LOAD_REPORT_TRAILER,
+    RingHash, RoundRobin, SuccessRateEjection, WeightedRoundRobin, LOAD_REPORT_TRAILER,
 };
 use rill::client::{ConnectivityState, Endpoint};
 use rill::server::{Method, Server, Service};
@@ -537,4 +537,79 @@ async fn a_goaway_moves_new_calls_on_while_calls_in_flight_finish() {
     );
     assert!(!in_flight.is_finished());
     assert_eq!(in_flight.await.unwrap().unwrap(), "0");
+}
+
+#[tokio::test]
+async fn success_rate_ejection_ejects_the_outlier() {
+    let replicas = replicas(5, false).await;
+    let policy = OutlierDetection::new(RoundRobin)
+        .interval(Duration::from_millis(200))
+        .base_ejection_time(Duration::from_secs(30))
+        .max_ejection_percent(20)
+        .success_rate({
+            let mut sr = SuccessRateEjection::default();
+            sr.stdev_factor = 1000;
+            sr.request_volume = 5;
+            sr
+        });
+    let channel = Endpoint::new(&target(&replicas))
+        .load_balancer(policy)
+        .connect()
+        .await
+        .unwrap();
+    let client = Client::new(channel);
+    replicas[4].knobs.fail.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    loop {
+        counts(&replicas);
+        for _ in 0..50 {
+            let _ = who(&client, None).await;
+        }
+        let got = counts(&replicas);
+        if got[4] == 0 {
+            assert!(got[..4].iter().all(|c| *c > 0), "{got:?}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(3), "never ejected");
+    }
+}
+
+#[tokio::test]
+async fn outlier_detection_never_ejects_more_than_the_max_share() {
+    let replicas = replicas(4, false).await;
+    let policy = OutlierDetection::new(RoundRobin)
+        .interval(Duration::from_millis(100))
+        .base_ejection_time(Duration::from_secs(30))
+        .max_ejection_percent(25)
+        .failure_percentage({
+            let mut fp = FailurePercentageEjection::default();
+            fp.threshold = 50;
+            fp.minimum_hosts = 4;
+            fp.request_volume = 5;
+            fp
+        });
+    let channel = Endpoint::new(&target(&replicas))
+        .load_balancer(policy)
+        .connect()
+        .await
+        .unwrap();
+    let client = Client::new(channel);
+    replicas[1].knobs.fail.store(true, Ordering::SeqCst);
+    replicas[2].knobs.fail.store(true, Ordering::SeqCst);
+    for _ in 0..10 {
+        for _ in 0..30 {
+            let _ = who(&client, None).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    counts(&replicas);
+    for _ in 0..60 {
+        let _ = who(&client, None).await;
+    }
+    let got = counts(&replicas);
+    // A50: ejection stops once the ejected share reaches max_ejection_percent, so one of
+    // the two failing replicas is out (25%) and the other keeps getting calls.
+    let serving = got.iter().filter(|c| **c > 0).count();
+    assert_eq!(serving, 3, "{got:?}");
+    assert!(got[0] > 0 && got[3] > 0, "{got:?}");
 }

@@ -18,9 +18,10 @@ use crate::Status;
 /// Wraps a child policy (round_robin by default) and ejects outliers (gRFC A50): every
 /// `interval` it compares the backends' call results since the last interval; an ejected
 /// backend looks TRANSIENT_FAILURE to the child (so gets no calls) for
-/// `base_ejection_time × times ejected`, at most `max(base, max_ejection_time)`; at most
-/// `max_ejection_percent` of the backends are out at once. Every non-OK call status counts
-/// as a failure, as in grpc-go.
+/// `base_ejection_time × times ejected`, at most `max(base, max_ejection_time)`. No backend
+/// is ejected while `max_ejection_percent` or more of them are out (A50 checks before each
+/// ejection, so the last one may pass the share by one backend). Every non-OK call status
+/// counts as a failure, as in grpc-go.
 ///
 /// ```
 /// use std::time::Duration;
