@@ -313,12 +313,18 @@ async fn a_not_serving_replica_is_drained_and_comes_back() {
     let client = Client::new(channel);
     while spread(&client, 10).await.len() < 2 {}
     replicas[1].health.send(NOT_SERVING).unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = Instant::now();
+    while spread(&client, 10).await.len() > 1 {
+        assert!(start.elapsed() < Duration::from_secs(5), "never drained");
+    }
     counts(&replicas);
     spread(&client, 50).await;
     assert_eq!(counts(&replicas), vec![50, 0]);
     replicas[1].health.send(SERVING).unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    while spread(&client, 10).await.len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(10), "never came back");
+    }
+    counts(&replicas);
     spread(&client, 50).await;
     let got = counts(&replicas);
     assert!(got[1] >= 20, "{got:?}");
@@ -457,7 +463,7 @@ async fn an_idle_channel_goes_idle_and_reconnects() {
     let dials = Arc::new(AtomicUsize::new(0));
     let counter = dials.clone();
     let channel = Endpoint::new(&target(&replicas))
-        .idle_timeout(Duration::from_millis(300))
+        .idle_timeout(Duration::from_millis(800))
         .connector(move |address: rill::resolver::Address| {
             counter.fetch_add(1, Ordering::SeqCst);
             async move { tokio::net::TcpStream::connect(address.socket_addr().unwrap()).await }
@@ -467,12 +473,18 @@ async fn an_idle_channel_goes_idle_and_reconnects() {
     let client = Client::new(channel.clone());
     who(&client, None).await.unwrap();
     assert_eq!(channel.state(), ConnectivityState::Ready);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     who(&client, None).await.unwrap(); // activity postpones idleness
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(channel.state(), ConnectivityState::Ready);
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(channel.state(), ConnectivityState::Idle);
+    let mut states = channel.watch_state();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        states.wait_for(|s| *s == ConnectivityState::Idle),
+    )
+    .await
+    .expect("never went idle")
+    .unwrap();
     assert_eq!(dials.load(Ordering::SeqCst), 1);
     who(&client, None).await.unwrap();
     assert_eq!(channel.state(), ConnectivityState::Ready);
@@ -522,19 +534,23 @@ async fn health_watches_do_not_keep_a_channel_out_of_idle() {
 #[tokio::test]
 async fn a_goaway_moves_new_calls_on_while_calls_in_flight_finish() {
     let mut replicas = replicas(1, false).await;
-    replicas[0].knobs.delay_ms.store(500, Ordering::SeqCst);
+    replicas[0].knobs.delay_ms.store(3000, Ordering::SeqCst);
     let channel = Endpoint::new(&target(&replicas)).connect().await.unwrap();
     let client = Client::new(channel.clone());
     let in_flight = tokio::spawn(async move { who(&client, None).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    while replicas[0].knobs.calls.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // Graceful shutdown: GOAWAY, then the server finishes its calls.
     let _ = replicas[0].stop.take().unwrap().send(());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_ne!(
-        channel.state(),
-        ConnectivityState::Ready,
-        "GOAWAY not noticed"
-    );
+    let mut states = channel.watch_state();
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        states.wait_for(|s| *s != ConnectivityState::Ready),
+    )
+    .await
+    .expect("GOAWAY not noticed")
+    .unwrap();
     assert!(!in_flight.is_finished());
     assert_eq!(in_flight.await.unwrap().unwrap(), "0");
 }
