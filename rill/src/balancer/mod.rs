@@ -10,6 +10,31 @@
 //! cheap (an `Arc` clone of the subchannel), and the picker is replaced as a whole whenever
 //! the balancer's view changes.
 //!
+//! ```
+//! use std::time::Duration;
+//! use rill::balancer::{LbPolicyRegistry, RingHash};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Policies by their gRPC names, as a service config's loadBalancingConfig selects them.
+//! let policy = LbPolicyRegistry::new().select(&serde_json::json!([
+//!     {"outlier_detection_experimental": {
+//!         "interval": "10s",
+//!         "failurePercentageEjection": {"threshold": 85, "requestVolume": 50},
+//!         "childPolicy": [{"least_request_experimental": {"choiceCount": 2}}]
+//!     }}
+//! ]))?;
+//! let channel = rill::Channel::builder("dns:///users.internal:50051")
+//!     .load_balancer(policy)
+//!     .health_check_service("user.UserService") // only SERVING replicas get calls
+//!     .keepalive_time(Duration::from_secs(30)) // notice dead peers
+//!     .connections_per_address(2)
+//!     .connect_lazy()?;
+//! // Affinity: calls with the same x-session-id go to the same replica.
+//! let sticky = rill::Channel::builder("ipv4:10.0.0.1:50051,10.0.0.2:50051")
+//!     .load_balancer(RingHash::new().request_hash_header("x-session-id"))
+//!     .connect_lazy()?;
+//! # drop((channel, sticky)); Ok(()) }
+//! ```
+//!
 //! This is grpc-go's architecture (`balancer.Builder`, `Balancer`, `ClientConn`, `Picker`)
 //! with gRPC's names. Balancer methods run one at a time (never concurrently), outside any
 //! call's path.
@@ -58,6 +83,18 @@ pub trait LbPolicy: Send + Sync + 'static {
 
     /// A balancer for a new channel.
     fn build(&self) -> Box<dyn LoadBalancer>;
+}
+
+/// A shared policy is a policy: what [`LbPolicyRegistry`] returns goes straight into
+/// [`Endpoint::load_balancer`](crate::client::Endpoint::load_balancer).
+impl<P: LbPolicy + ?Sized> LbPolicy for Arc<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn build(&self) -> Box<dyn LoadBalancer> {
+        (**self).build()
+    }
 }
 
 /// One channel's balancer: turns addresses and subchannel states into pickers.
