@@ -228,6 +228,29 @@ pub fn grpc_web_connection(data: &[u8]) {
     });
 }
 
+/// Load-balancing parsers: the bytes as a `loadBalancingConfig` JSON (every policy's parser)
+/// and as an ORCA load report; each answers with a value or an error.
+pub fn lb_config(data: &[u8]) {
+    let _ = crate::balancer::LoadReport::from_bytes(data);
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let registry = crate::balancer::LbPolicyRegistry::new();
+    let _ = registry.select(&json);
+    for name in [
+        "pick_first",
+        "round_robin",
+        "least_request_experimental",
+        "weighted_round_robin",
+        "ring_hash_experimental",
+        "outlier_detection_experimental",
+    ] {
+        if let Ok(policy) = registry.build(name, &json) {
+            drop(policy.build());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +297,7 @@ mod tests {
             grpc_web_text(&input);
             http1_request(&input);
             service_config(&input);
+            lb_config(&input);
         }
         for input in inputs().take(20) {
             server_connection(&input);
@@ -282,5 +306,21 @@ mod tests {
         grpc_web_connection(
             b"POST /x/y HTTP/1.1\r\ncontent-type: application/grpc-web\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0",
         );
+    }
+}
+
+#[cfg(test)]
+mod lb_tests {
+    #[test]
+    fn lb_parsers_survive_odd_input() {
+        for input in [
+            &b"[{\"ring_hash_experimental\": {\"minRingSize\": 1, \"maxRingSize\": 1}}]"[..],
+            b"{\"childPolicy\": [{\"outlier_detection_experimental\": {\"childPolicy\": []}}]}",
+            b"{\"choiceCount\": 18446744073709551615, \"blackoutPeriod\": \"99999999999999999999s\"}",
+            b"\x09\x00\x00\x00\x00\x00\x00\xf0\x7f",
+            b"",
+        ] {
+            super::lb_config(input);
+        }
     }
 }

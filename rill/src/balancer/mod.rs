@@ -1,26 +1,67 @@
 //! Load balancing: which server each call goes to.
 //!
-//! A channel has one [`LoadBalancer`], built by its [`LbPolicy`] ([`PickFirst`] by default,
-//! or [`RoundRobin`]). The balancer receives the resolver's addresses, creates
+//! A channel has one [`LoadBalancer`], built by its [`LbPolicy`]: [`PickFirst`] (the
+//! default), [`RoundRobin`], [`LeastRequest`], [`WeightedRoundRobin`], [`RingHash`], any of
+//! them wrapped in [`OutlierDetection`], or your own. [`LbPolicyRegistry`] builds them from a
+//! service config's `loadBalancingConfig` JSON. The balancer receives the resolver's addresses, creates
 //! [`Subchannel`]s (one connection each) through the [`ChannelController`], follows their
 //! [`ConnectivityState`]s, and publishes a [`Picker`] together with the channel's aggregate
 //! state. Every call asks the current picker for a subchannel: picking is synchronous and
 //! cheap (an `Arc` clone of the subchannel), and the picker is replaced as a whole whenever
 //! the balancer's view changes.
 //!
+//! ```
+//! use std::time::Duration;
+//! use rill::balancer::{LbPolicyRegistry, RingHash};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Policies by their gRPC names, as a service config's loadBalancingConfig selects them.
+//! let policy = LbPolicyRegistry::new().select(&serde_json::json!([
+//!     {"outlier_detection_experimental": {
+//!         "interval": "10s",
+//!         "failurePercentageEjection": {"threshold": 85, "requestVolume": 50},
+//!         "childPolicy": [{"least_request_experimental": {"choiceCount": 2}}]
+//!     }}
+//! ]))?;
+//! let channel = rill::Channel::builder("dns:///users.internal:50051")
+//!     .load_balancer(policy)
+//!     .health_check_service("user.UserService") // only SERVING replicas get calls
+//!     .keepalive_time(Duration::from_secs(30)) // notice dead peers
+//!     .connections_per_address(2)
+//!     .connect_lazy()?;
+//! // Affinity: calls with the same x-session-id go to the same replica.
+//! let sticky = rill::Channel::builder("ipv4:10.0.0.1:50051,10.0.0.2:50051")
+//!     .load_balancer(RingHash::new().request_hash_header("x-session-id"))
+//!     .connect_lazy()?;
+//! # drop((channel, sticky)); Ok(()) }
+//! ```
+//!
 //! This is grpc-go's architecture (`balancer.Builder`, `Balancer`, `ClientConn`, `Picker`)
 //! with gRPC's names. Balancer methods run one at a time (never concurrently), outside any
 //! call's path.
 
+mod least_request;
+mod load;
+mod outlier_detection;
 mod pick_first;
+mod registry;
+mod ring_hash;
 mod round_robin;
+mod weighted_round_robin;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use crate::client::subchannel::Subchannel;
 pub use crate::client::ConnectivityState;
+pub use least_request::LeastRequest;
+pub(crate) use load::{Activity, CallGuard, CallStats};
+pub use load::{LoadReport, LOAD_REPORT_TRAILER};
+pub use outlier_detection::{FailurePercentageEjection, OutlierDetection, SuccessRateEjection};
 pub use pick_first::PickFirst;
+pub use registry::{LbConfigError, LbPolicyRegistry};
+pub use ring_hash::RingHash;
 pub use round_robin::RoundRobin;
+pub use weighted_round_robin::WeightedRoundRobin;
 
 use crate::resolver::{Address, ResolverState};
 use crate::{MetadataMap, Status};
@@ -42,6 +83,18 @@ pub trait LbPolicy: Send + Sync + 'static {
 
     /// A balancer for a new channel.
     fn build(&self) -> Box<dyn LoadBalancer>;
+}
+
+/// A shared policy is a policy: what [`LbPolicyRegistry`] returns goes straight into
+/// [`Endpoint::load_balancer`](crate::client::Endpoint::load_balancer).
+impl<P: LbPolicy + ?Sized> LbPolicy for Arc<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn build(&self) -> Box<dyn LoadBalancer> {
+        (**self).build()
+    }
 }
 
 /// One channel's balancer: turns addresses and subchannel states into pickers.
@@ -67,6 +120,12 @@ pub trait LoadBalancer: Send + 'static {
 
     /// The channel is IDLE and a call (or the application) wants a connection.
     fn exit_idle(&mut self, channel: &mut dyn ChannelController);
+
+    /// A timer asked for with [`ChannelController::schedule_timer`] fired (timers may also
+    /// fire spuriously: check what is due).
+    fn timer(&mut self, channel: &mut dyn ChannelController) {
+        let _ = channel;
+    }
 }
 
 /// What a balancer may do to its channel.
@@ -79,6 +138,12 @@ pub trait ChannelController {
 
     /// Asks the resolver for a fresh resolution (after connection failures).
     fn request_resolution(&mut self);
+
+    /// Calls [`LoadBalancer::timer`] once `after` has passed (periodic work: weights,
+    /// ejections). Does nothing by default.
+    fn schedule_timer(&mut self, after: Duration) {
+        let _ = after;
+    }
 }
 
 /// A subchannel's new state, with the error that caused a TRANSIENT_FAILURE.

@@ -2,7 +2,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::outlier_detection::later;
 use super::{
     dedup, unavailable, ChannelController, ConnectivityState, FailPicker, LbPolicy, LoadBalancer,
     PickInfo, PickResult, Picker, QueuePicker, Subchannel, SubchannelState,
@@ -29,12 +31,41 @@ impl LbPolicy for RoundRobin {
     }
 
     fn build(&self) -> Box<dyn LoadBalancer> {
-        Box::new(Balancer::default())
+        Box::new(Balancer::new(InTurn))
     }
 }
 
-#[derive(Default)]
-struct Balancer {
+/// How a policy that connects to every address spreads calls over the READY ones.
+pub(super) trait Spread: Send + 'static {
+    /// The picker over the READY subchannels (never empty).
+    fn picker(&mut self, ready: Vec<Subchannel>) -> Arc<dyn Picker>;
+
+    /// Rebuild the picker this often (weights that change).
+    fn refresh_period(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// round_robin's spread: each READY subchannel in turn, from a random start.
+struct InTurn;
+
+impl Spread for InTurn {
+    fn picker(&mut self, ready: Vec<Subchannel>) -> Arc<dyn Picker> {
+        // A random start, so that many clients do not all begin with the same server.
+        let next = (crate::client::backoff::random_u64() % ready.len() as u64) as usize;
+        Arc::new(Ready {
+            subchannels: ready,
+            next: AtomicUsize::new(next),
+        })
+    }
+}
+
+/// A balancer that connects to every address (round_robin, least_request,
+/// weighted_round_robin), spreading calls as `S` says.
+pub(super) struct Balancer<S> {
+    spread: S,
+    /// When the picker is due to be rebuilt (weights); `None` before the first address.
+    next_refresh: Option<tokio::time::Instant>,
     subchannels: Vec<(Subchannel, ConnectivityState)>,
     /// No subchannel is READY and all have failed: TRANSIENT_FAILURE until one is (sticky).
     failing: bool,
@@ -53,7 +84,17 @@ impl Picker for Ready {
     }
 }
 
-impl Balancer {
+impl<S: Spread> Balancer<S> {
+    pub(super) fn new(spread: S) -> Self {
+        Balancer {
+            spread,
+            next_refresh: None,
+            subchannels: Vec::new(),
+            failing: false,
+            last_error: None,
+        }
+    }
+
     fn publish(&mut self, channel: &mut dyn ChannelController) {
         let ready: Vec<Subchannel> = self
             .subchannels
@@ -63,13 +104,8 @@ impl Balancer {
             .collect();
         if !ready.is_empty() {
             self.failing = false;
-            // A random start, so that many clients do not all begin with the same server.
-            let next = (crate::client::backoff::random_u64() % ready.len() as u64) as usize;
-            let picker = Ready {
-                subchannels: ready,
-                next: AtomicUsize::new(next),
-            };
-            channel.update_picker(ConnectivityState::Ready, Arc::new(picker));
+            let picker = self.spread.picker(ready);
+            channel.update_picker(ConnectivityState::Ready, picker);
             return;
         }
         let all_failed = self
@@ -89,8 +125,12 @@ impl Balancer {
     }
 }
 
-impl LoadBalancer for Balancer {
+impl<S: Spread> LoadBalancer for Balancer<S> {
     fn resolver_update(&mut self, state: &ResolverState, channel: &mut dyn ChannelController) {
+        if let (None, Some(period)) = (self.next_refresh, self.spread.refresh_period()) {
+            self.next_refresh = Some(later(tokio::time::Instant::now(), period));
+            channel.schedule_timer(period);
+        }
         let addresses = dedup(&state.addresses);
         if self.subchannels.is_empty() {
             // A failure without servers (the resolver had none) is not sticky.
@@ -150,6 +190,19 @@ impl LoadBalancer for Balancer {
             _ => {}
         }
         self.publish(channel);
+    }
+
+    fn timer(&mut self, channel: &mut dyn ChannelController) {
+        // Timers may be spurious (a parent policy's): act only when due.
+        let (Some(due), Some(period)) = (self.next_refresh, self.spread.refresh_period()) else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        if now >= due {
+            self.next_refresh = Some(later(now, period));
+            self.publish(channel);
+            channel.schedule_timer(period);
+        }
     }
 
     fn exit_idle(&mut self, _channel: &mut dyn ChannelController) {

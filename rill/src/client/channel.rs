@@ -15,7 +15,7 @@ use super::ConnectivityState;
 use crate::balancer::{LbPolicy, PickFirst, PickInfo, PickResult};
 use crate::resolver::{has_port, Address, Fixed, ResolverBuilder, ResolverRegistry, Target};
 use crate::retry::{BufferLimits, ChannelCalls};
-use crate::service_config::ServiceConfig;
+use crate::service_config::{ServiceConfig, ServiceConfigError};
 use crate::transport::client::{ConnConfig, Connection};
 use crate::transport::{BoxIo, Io};
 use crate::{Error, MetadataMap, Status};
@@ -146,12 +146,16 @@ impl Channel {
             "http",
             target,
             Arc::new(Fixed(vec![Address::custom(authority)])),
-            &PickFirst,
+            Arc::new(PickFirst),
             SubchannelConfig {
                 connector,
                 backoff: BackoffConfig::default(),
                 connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-                conn: ConnConfig::default(),
+                // A stream handed over once cannot be reopened: never idle.
+                conn: ConnConfig {
+                    idle_timeout: None,
+                    ..ConnConfig::default()
+                },
             },
         );
         Channel {
@@ -304,6 +308,8 @@ pub struct Endpoint {
     registry: ResolverRegistry,
     policy: Arc<dyn LbPolicy>,
     connector: Option<Arc<dyn Connector>>,
+    /// Keepalive, pooling, idle timeout, health checking (set in `connector.rs`).
+    pub(crate) conn: ConnConfig,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ClientTlsConfig>,
     service_config: Option<ServiceConfig>,
@@ -339,6 +345,7 @@ impl Endpoint {
             registry: ResolverRegistry::new(),
             policy: Arc::new(PickFirst),
             connector: None,
+            conn: ConnConfig::default(),
             #[cfg(feature = "tls")]
             tls: None,
             service_config: None,
@@ -473,28 +480,48 @@ impl Endpoint {
         self
     }
 
-    /// The balancing policy: the service config's first known `loadBalancingConfig` entry,
-    /// else the one set with [`load_balancer`](Self::load_balancer).
+    /// The balancing policy: the service config's first `loadBalancingConfig` entry this
+    /// endpoint knows (its own policy, or any of [`LbPolicyRegistry`](crate::balancer::LbPolicyRegistry)'s, built with the
+    /// entry's JSON config), else the one set with [`load_balancer`](Self::load_balancer).
     fn lb_policy(&self) -> Result<Arc<dyn LbPolicy>, Error> {
         let Some(config) = &self.service_config else {
             return Ok(self.policy.clone());
         };
-        let known = |name: &str| self.policy_by_name(name);
-        match config.select_load_balancing(|name| known(name).is_some()) {
-            Ok(Some(lb)) => Ok(known(&lb.name).unwrap_or_else(|| self.policy.clone())),
-            Ok(None) => Ok(self.policy.clone()),
-            Err(err) => Err(Error::ServiceConfig(err)),
+        let registry = crate::balancer::LbPolicyRegistry::new();
+        let known = |name: &str| self.policy.name() == name || registry.contains(name);
+        let lb = match config.select_load_balancing(known) {
+            Ok(Some(lb)) => lb,
+            Ok(None) => return Ok(self.policy.clone()),
+            Err(err) => return Err(Error::ServiceConfig(err)),
+        };
+        if self.policy.name() == lb.name {
+            return Ok(self.policy.clone());
         }
+        let invalid = |reason: String| {
+            Error::ServiceConfig(ServiceConfigError::InvalidField {
+                field: format!("loadBalancingConfig.{}", lb.name),
+                reason,
+            })
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&lb.config).map_err(|e| invalid(e.to_string()))?;
+        registry
+            .build(&lb.name, &json)
+            .map_err(|e| invalid(e.to_string()))
     }
 
-    /// The policies a service config may name: the endpoint's own and the built-in ones.
-    fn policy_by_name(&self, name: &str) -> Option<Arc<dyn LbPolicy>> {
-        match name {
-            _ if self.policy.name() == name => Some(self.policy.clone()),
-            "pick_first" => Some(Arc::new(PickFirst)),
-            "round_robin" => Some(Arc::new(crate::balancer::RoundRobin)),
-            _ => None,
+    /// Connection settings, with the service config's `healthCheckConfig.serviceName` unless
+    /// [`health_check_service`](Self::health_check_service) set one.
+    fn conn_config(&self) -> ConnConfig {
+        let mut conn = self.conn.clone();
+        if conn.health_check_service.is_none() {
+            conn.health_check_service = self
+                .service_config
+                .as_ref()
+                .and_then(|c| c.health_check_service_name())
+                .map(str::to_string);
         }
+        conn
     }
 
     /// A channel that connects on its first call.
@@ -519,12 +546,12 @@ impl Endpoint {
             scheme,
             target,
             builder,
-            &*policy,
+            policy,
             SubchannelConfig {
                 connector: Arc::new(with_tls(raw, tls)),
                 backoff: self.backoff,
                 connect_timeout: self.connect_timeout,
-                conn: ConnConfig::default(),
+                conn: self.conn_config(),
             },
         );
         let calls = ChannelCalls::new(

@@ -8,7 +8,9 @@
 //! the picker and the aggregate state, through `watch` channels.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::sync::watch;
@@ -16,7 +18,7 @@ use tokio::sync::watch;
 use super::subchannel::{Subchannel, SubchannelConfig};
 use super::ConnectivityState;
 use crate::balancer::{
-    ChannelController, LbPolicy, LoadBalancer, Picker, QueuePicker, SubchannelState,
+    Activity, ChannelController, LbPolicy, LoadBalancer, Picker, QueuePicker, SubchannelState,
 };
 use crate::resolver::{Address, Resolver, ResolverBuilder, ResolverSink, ResolverState, Target};
 use crate::Status;
@@ -29,6 +31,13 @@ enum Event {
     ResolverError(Status),
     Subchannel(Subchannel, SubchannelState),
     ResetBackoff,
+    /// A timer a balancer asked for, tagged with the balancer's generation.
+    Timer(u64),
+    /// No calls for the idle timeout: drop the resolver, the balancer and the connections.
+    EnterIdle,
+    /// A new load-balancing policy (from a service config).
+    #[allow(dead_code)]
+    SwitchPolicy(Arc<dyn LbPolicy>),
 }
 
 pub(crate) struct Control {
@@ -38,6 +47,13 @@ pub(crate) struct Control {
     pub(crate) state: watch::Sender<ConnectivityState>,
     queue: Mutex<Queue>,
     core: Mutex<Core>,
+    /// Calls in flight and the time of the last one, for the idle timeout.
+    pub(crate) activity: Arc<Activity>,
+    idle_timeout: Option<Duration>,
+    /// The idle timer task runs.
+    idle_timer: AtomicBool,
+    /// Client-side health checking: the service name subchannels watch.
+    health_check: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -51,6 +67,9 @@ struct Core {
     builder: Arc<dyn ResolverBuilder>,
     resolver: Option<Box<dyn Resolver>>,
     balancer: Box<dyn LoadBalancer>,
+    policy: Arc<dyn LbPolicy>,
+    /// Counts balancers built, so that an old balancer's timers are ignored.
+    generation: u64,
     config: Arc<SubchannelConfig>,
     runtime: Option<Handle>,
     /// Every live subchannel, to shut down with the channel.
@@ -67,11 +86,15 @@ impl Control {
         scheme: &'static str,
         target: Target,
         builder: Arc<dyn ResolverBuilder>,
-        policy: &dyn LbPolicy,
+        policy: Arc<dyn LbPolicy>,
         config: SubchannelConfig,
     ) -> Arc<Control> {
         let picker: Arc<dyn Picker> = Arc::new(QueuePicker);
         Arc::new(Control {
+            activity: Arc::new(Activity::default()),
+            idle_timeout: config.conn.idle_timeout,
+            idle_timer: AtomicBool::new(false),
+            health_check: Mutex::new(config.conn.health_check_service.clone()),
             authority,
             scheme,
             picker: watch::Sender::new(picker),
@@ -82,6 +105,8 @@ impl Control {
                 builder,
                 resolver: None,
                 balancer: policy.build(),
+                policy,
+                generation: 0,
                 config: Arc::new(config),
                 runtime: None,
                 subchannels: Vec::new(),
@@ -115,6 +140,39 @@ impl Control {
 
     pub(crate) fn reset_backoff(self: &Arc<Self>) {
         self.push(Event::ResetBackoff);
+    }
+
+    /// Replaces the load-balancing policy (a service config's `loadBalancingConfig`): the
+    /// old balancer's subchannels are shut down and the new one gets the last addresses on
+    /// the next resolution.
+    #[allow(dead_code)] // for the service config's loadBalancingConfig
+    pub(crate) fn switch_policy(self: &Arc<Self>, policy: Arc<dyn LbPolicy>) {
+        self.push(Event::SwitchPolicy(policy));
+    }
+
+    /// Sets the service name subchannels health-check from now on (`None`: no checking);
+    /// connections made from now on use it.
+    #[allow(dead_code)] // for the service config's healthCheckConfig
+    pub(crate) fn set_health_check_service(&self, service: Option<String>) {
+        *lock(&self.health_check) = service;
+    }
+
+    /// The service name subchannels health-check, if any.
+    pub(crate) fn health_check_service(&self) -> Option<String> {
+        lock(&self.health_check).clone()
+    }
+
+    /// Checks every idle timeout whether the channel has been without calls that long
+    /// (grpc-go's idleness manager); enters IDLE if so.
+    fn start_idle_timer(self: &Arc<Self>, runtime: &Handle) {
+        let Some(timeout) = self.idle_timeout else {
+            return;
+        };
+        if self.idle_timer.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let control = Arc::downgrade(self);
+        runtime.spawn(idle_timer(control, timeout));
     }
 
     fn push(self: &Arc<Self>, event: Event) {
@@ -166,14 +224,40 @@ impl Control {
             builder,
             resolver,
             balancer,
+            policy,
+            generation,
             config,
             runtime,
             subchannels,
         } = &mut *core;
         let mut error = None;
         match &event {
+            Event::Timer(tag) if tag != generation => return,
+            Event::EnterIdle | Event::SwitchPolicy(_) => {
+                if let Event::SwitchPolicy(new) = &event {
+                    if new.name() == policy.name() && resolver.is_some() {
+                        return; // same policy: keep the connections
+                    }
+                    *policy = new.clone();
+                }
+                *generation += 1;
+                *balancer = policy.build();
+                for subchannel in subchannels.drain(..) {
+                    subchannel.shutdown();
+                }
+                // The resolver restarts (and feeds the new balancer) on the next call.
+                *resolver = None;
+                self.picker.send_replace(Arc::new(QueuePicker));
+                self.state.send_replace(ConnectivityState::Idle);
+                if matches!(event, Event::SwitchPolicy(_)) && runtime.is_some() {
+                    drop(core);
+                    self.exit_idle();
+                }
+                return;
+            }
             Event::ExitIdle(handle) => {
                 *runtime = Some(handle.clone());
+                self.start_idle_timer(handle);
                 if resolver.is_none() {
                     self.state.send_if_modified(|state| {
                         let idle = *state == ConnectivityState::Idle;
@@ -212,6 +296,7 @@ impl Control {
         }
         let mut helper = Helper {
             control: self,
+            generation: *generation,
             config,
             runtime: runtime.as_ref(),
             subchannels,
@@ -227,7 +312,8 @@ impl Control {
             Event::Subchannel(subchannel, state) => {
                 balancer.subchannel_update(&subchannel, &state, &mut helper)
             }
-            Event::ResetBackoff => {}
+            Event::Timer(_) => balancer.timer(&mut helper),
+            Event::ResetBackoff | Event::EnterIdle | Event::SwitchPolicy(_) => {}
         }
     }
 }
@@ -246,6 +332,7 @@ impl Drop for Control {
 /// The balancer's view of its channel.
 struct Helper<'a> {
     control: &'a Arc<Control>,
+    generation: u64,
     config: &'a Arc<SubchannelConfig>,
     runtime: Option<&'a Handle>,
     subchannels: &'a mut Vec<Subchannel>,
@@ -278,6 +365,44 @@ impl ChannelController for Helper<'_> {
     fn request_resolution(&mut self) {
         if let Some(resolver) = self.resolver {
             resolver.resolve_now();
+        }
+    }
+
+    fn schedule_timer(&mut self, after: Duration) {
+        let Some(runtime) = self.runtime.cloned().or_else(|| Handle::try_current().ok()) else {
+            return;
+        };
+        let control = Arc::downgrade(self.control);
+        let generation = self.generation;
+        runtime.spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Some(control) = control.upgrade() {
+                control.push(Event::Timer(generation));
+            }
+        });
+    }
+}
+
+/// The idle timer's task: ends when the channel goes IDLE (a call restarts it) or is dropped.
+async fn idle_timer(control: Weak<Control>, timeout: Duration) {
+    let mut wait = timeout;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(channel) = control.upgrade() else {
+            return;
+        };
+        match channel.activity.idle_for() {
+            None => wait = timeout, // calls in flight
+            Some(idle) if idle < timeout => wait = timeout - idle,
+            Some(_) => {
+                tracing::debug!(
+                    ?timeout,
+                    "no calls for the idle timeout: the channel goes IDLE"
+                );
+                channel.idle_timer.store(false, Ordering::Release);
+                channel.push(Event::EnterIdle);
+                return;
+            }
         }
     }
 }

@@ -1,11 +1,13 @@
-//! A subchannel: one address, at most one HTTP/2 connection at a time, its connectivity state
-//! and its connection backoff.
+//! A subchannel: one address, its HTTP/2 connection(s) (one, or a small pool), its
+//! connectivity state, its connection backoff and, when configured, its health watch.
+
+mod health;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -13,7 +15,7 @@ use super::backoff::{Backoff, BackoffConfig};
 use super::connector::Connector;
 use super::control::Control;
 use super::ConnectivityState;
-use crate::balancer::SubchannelState;
+use crate::balancer::{CallStats, LoadReport, SubchannelState};
 use crate::resolver::Address;
 use crate::transport::client::{ConnConfig, Connection};
 use crate::Status;
@@ -33,6 +35,8 @@ pub(crate) struct SubchannelConfig {
 /// [`ChannelController::new_subchannel`](crate::balancer::ChannelController::new_subchannel)
 /// IDLE; [`connect`](Self::connect) starts connecting. A failed attempt is retried with
 /// backoff (see [`BackoffConfig`]) until one succeeds; a lost connection makes it IDLE again.
+/// With [`Endpoint::connections_per_address`](crate::client::Endpoint::connections_per_address)
+/// it keeps several connections and sends each call over the least busy one.
 #[derive(Clone)]
 pub struct Subchannel {
     inner: Arc<Inner>,
@@ -48,11 +52,15 @@ struct Inner {
     connect_requested: AtomicBool,
     reset_backoff: AtomicBool,
     shutdown: CancellationToken,
+    stats: Arc<CallStats>,
+    /// KEEPALIVE_TIME, doubled each time the server says we ping too often.
+    keepalive_time: Mutex<Option<Duration>>,
 }
 
 struct Current {
     state: ConnectivityState,
-    connection: Option<Connection>,
+    /// The open connections (the first is the one whose loss makes the subchannel IDLE).
+    connections: Vec<Connection>,
 }
 
 impl PartialEq for Subchannel {
@@ -78,6 +86,13 @@ impl std::fmt::Debug for Subchannel {
     }
 }
 
+/// How a READY period ended.
+enum Ended {
+    Shutdown,
+    /// The main connection closed.
+    Closed,
+}
+
 impl Subchannel {
     /// A new IDLE subchannel; its task runs on `runtime` (without one, it never connects).
     pub(crate) fn new(
@@ -86,6 +101,11 @@ impl Subchannel {
         channel: Weak<Control>,
         runtime: Option<&tokio::runtime::Handle>,
     ) -> Subchannel {
+        let keepalive_time = config.conn.keepalive_time;
+        let activity = channel
+            .upgrade()
+            .map(|c| c.activity.clone())
+            .unwrap_or_default();
         let subchannel = Subchannel {
             inner: Arc::new(Inner {
                 address,
@@ -93,12 +113,14 @@ impl Subchannel {
                 channel,
                 current: Mutex::new(Current {
                     state: ConnectivityState::Idle,
-                    connection: None,
+                    connections: Vec::new(),
                 }),
                 wake: Notify::new(),
                 connect_requested: AtomicBool::new(false),
                 reset_backoff: AtomicBool::new(false),
                 shutdown: CancellationToken::new(),
+                stats: Arc::new(CallStats::new(activity)),
+                keepalive_time: Mutex::new(keepalive_time),
             }),
         };
         match runtime {
@@ -125,6 +147,26 @@ impl Subchannel {
         self.current().state
     }
 
+    /// Calls in flight on it now (what `least_request` compares).
+    pub fn in_flight(&self) -> usize {
+        self.inner.stats.in_flight()
+    }
+
+    /// The latest ORCA load report its server sent in a call's trailers, and when.
+    pub fn load_report(&self) -> Option<(LoadReport, std::time::Instant)> {
+        self.inner.stats.load().map(|(r, t)| (r, t.into_std()))
+    }
+
+    /// The latest load report, timed on tokio's clock (paused in tests).
+    pub(crate) fn load_report_at(&self) -> Option<(LoadReport, Instant)> {
+        self.inner.stats.load()
+    }
+
+    /// Successes and failures of calls ended since the last time this was asked.
+    pub(crate) fn take_call_results(&self) -> (u64, u64) {
+        self.inner.stats.take_results()
+    }
+
     /// Starts connecting if IDLE (otherwise it is connecting, connected, or retrying already).
     pub fn connect(&self) {
         if self.current().state == ConnectivityState::Idle {
@@ -144,27 +186,33 @@ impl Subchannel {
         self.inner.wake.notify_one();
     }
 
-    /// The connection, if READY and not known to be closed: the end of every pick.
+    /// The least busy open connection, if READY: the end of every pick.
     pub(crate) fn ready_connection(&self) -> Option<Connection> {
         let current = self.current();
-        match &current.connection {
-            Some(connection)
-                if current.state == ConnectivityState::Ready && !connection.is_closed() =>
-            {
-                Some(connection.clone())
-            }
-            _ => None,
+        if current.state != ConnectivityState::Ready {
+            return None;
+        }
+        match current.connections.as_slice() {
+            [] => None,
+            [only] => (!only.is_closed()).then(|| only.clone()),
+            many => many
+                .iter()
+                .filter(|c| !c.is_closed())
+                .min_by_key(|c| c.in_flight())
+                .cloned(),
         }
     }
 
-    fn set(&self, state: ConnectivityState, connection: Option<Connection>, error: Option<Status>) {
+    fn set(&self, state: ConnectivityState, error: Option<Status>) {
         {
             let mut current = self.current();
-            if current.state == ConnectivityState::Shutdown {
+            if current.state == ConnectivityState::Shutdown || current.state == state {
                 return;
             }
             current.state = state;
-            current.connection = connection;
+            if state != ConnectivityState::Ready && state != ConnectivityState::Connecting {
+                current.connections.clear();
+            }
         }
         if let Some(channel) = self.inner.channel.upgrade() {
             channel.subchannel_update(self.clone(), SubchannelState { state, error });
@@ -181,7 +229,18 @@ impl Subchannel {
             .connect(address)
             .await
             .map_err(|e| Status::unavailable(format!("connect to {address} failed: {e}")))?;
-        Connection::handshake(io, &self.inner.config.conn).await
+        let keepalive = *self
+            .inner
+            .keepalive_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Connection::handshake(
+            io,
+            &self.inner.config.conn,
+            keepalive,
+            self.inner.stats.clone(),
+        )
+        .await
     }
 
     /// The subchannel's life: IDLE → CONNECTING → READY or TRANSIENT_FAILURE (then, after
@@ -200,7 +259,7 @@ impl Subchannel {
                 if inner.reset_backoff.swap(false, Ordering::AcqRel) {
                     backoff.reset();
                 }
-                self.set(ConnectivityState::Connecting, None, None);
+                self.set(ConnectivityState::Connecting, None);
                 // grpc/grpc doc/connection-backoff.md: the next attempt starts `delay` after
                 // this one did; this one may take that long, and at least MIN_CONNECT_TIMEOUT.
                 let delay = backoff.next_delay();
@@ -213,12 +272,11 @@ impl Subchannel {
                 let error = match result {
                     Ok(Ok(connection)) => {
                         backoff.reset();
-                        self.set(ConnectivityState::Ready, Some(connection.clone()), None);
-                        tokio::select! {
-                            _ = inner.shutdown.cancelled() => break 'idle,
-                            _ = connection.closed() => {}
+                        match self.serve(connection).await {
+                            Ended::Shutdown => break 'idle,
+                            Ended::Closed => {}
                         }
-                        self.set(ConnectivityState::Idle, None, None);
+                        self.set(ConnectivityState::Idle, None);
                         continue 'idle;
                     }
                     Ok(Err(status)) => status,
@@ -228,7 +286,7 @@ impl Subchannel {
                     )),
                 };
                 tracing::debug!(address = %inner.address, %error, "connection attempt failed");
-                self.set(ConnectivityState::TransientFailure, None, Some(error));
+                self.set(ConnectivityState::TransientFailure, Some(error));
                 loop {
                     tokio::select! {
                         _ = inner.shutdown.cancelled() => break 'idle,
@@ -243,6 +301,145 @@ impl Subchannel {
                 }
             }
         }
-        self.set(ConnectivityState::Shutdown, None, None);
+        self.set(ConnectivityState::Shutdown, None);
+        self.current().connections.clear();
+    }
+
+    /// While connected: READY (or as the health watch says), extra pooled connections kept
+    /// open, until the main connection closes or the subchannel shuts down.
+    async fn serve(&self, connection: Connection) -> Ended {
+        let inner = &self.inner;
+        self.current().connections = vec![connection.clone()];
+        let (health_tx, mut health_rx) = mpsc::unbounded_channel();
+        let channel = inner.channel.upgrade();
+        let service = channel.as_ref().and_then(|c| c.health_check_service());
+        let mut tasks = tokio::task::JoinSet::new();
+        match (service, channel) {
+            (Some(service), Some(channel)) => {
+                let (scheme, authority) = (channel.scheme, channel.authority.clone());
+                let watched = connection.clone();
+                tasks.spawn(async move {
+                    health::watch(watched, scheme, &authority, &service, |h| {
+                        let _ = health_tx.send(h);
+                    })
+                    .await
+                });
+            }
+            _ => self.set(ConnectivityState::Ready, None),
+        }
+        let (pool_tx, mut pool_rx) = mpsc::unbounded_channel();
+        for _ in 1..inner.config.conn.connections_per_address.max(1) {
+            let (me, pool_tx) = (self.clone(), pool_tx.clone());
+            tasks.spawn(async move { me.keep_pooled(pool_tx).await });
+        }
+        let ended = loop {
+            tokio::select! {
+                _ = inner.shutdown.cancelled() => break Ended::Shutdown,
+                _ = connection.closed() => break Ended::Closed,
+                Some(health) = health_rx.recv() => match health {
+                    health::Health::Serving => self.set(ConnectivityState::Ready, None),
+                    health::Health::NotServing(status) => {
+                        self.set(ConnectivityState::TransientFailure, Some(status));
+                        // Still connected: keep the connection for the next SERVING.
+                        let mut current = self.current();
+                        if current.connections.is_empty() {
+                            current.connections.push(connection.clone());
+                        }
+                    }
+                },
+                Some(extra) = pool_rx.recv() => {
+                    let mut current = self.current();
+                    current.connections.retain(|c: &Connection| !c.is_closed());
+                    current.connections.push(extra);
+                }
+            }
+        };
+        if connection.ended_for_too_many_pings() {
+            // gRFC A8: the server's GOAWAY "too_many_pings" doubles our ping interval.
+            let mut time = inner
+                .keepalive_time
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(time) = time.as_mut() {
+                *time = time.saturating_mul(2);
+                tracing::warn!(keepalive_time = ?*time, "server sent too_many_pings; pinging less often");
+            }
+        }
+        ended
+    }
+
+    /// Keeps one extra pooled connection open while the subchannel is connected.
+    async fn keep_pooled(self, out: mpsc::UnboundedSender<Connection>) {
+        let mut backoff = Backoff::new(self.inner.config.backoff);
+        loop {
+            match self.connect_once().await {
+                Ok(connection) => {
+                    backoff.reset();
+                    if out.send(connection.clone()).is_err() {
+                        return;
+                    }
+                    connection.closed().await;
+                }
+                Err(status) => {
+                    tracing::debug!(%status, "pooled connection attempt failed");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::connector::ConnectFuture;
+    use crate::transport::BoxIo;
+
+    /// A server that answers every connection with GOAWAY ENHANCE_YOUR_CALM, as a server
+    /// enforcing its ping policy does (gRFC A8).
+    fn calm_down(_: &Address) -> ConnectFuture {
+        Box::pin(async {
+            let (client, server) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(server).await else {
+                    return;
+                };
+                conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                let conn: &mut h2::server::Connection<_, bytes::Bytes> = &mut conn;
+                while let Some(Ok(_)) = conn.accept().await {}
+            });
+            Ok(Box::new(client) as BoxIo)
+        })
+    }
+
+    #[tokio::test]
+    async fn too_many_pings_doubles_the_keepalive_time() {
+        let conn = crate::transport::client::ConnConfig {
+            keepalive_time: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        let config = Arc::new(SubchannelConfig {
+            connector: Arc::new(calm_down),
+            backoff: BackoffConfig::default(),
+            connect_timeout: Duration::from_secs(5),
+            conn,
+        });
+        let runtime = tokio::runtime::Handle::current();
+        let subchannel =
+            Subchannel::new(Address::custom("calm"), config, Weak::new(), Some(&runtime));
+        subchannel.connect();
+        let keepalive = || *subchannel.inner.keepalive_time.lock().unwrap();
+        for _ in 0..200 {
+            if keepalive() == Some(Duration::from_secs(20)) {
+                subchannel.shutdown();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "keepalive time is {:?}, state {:?}",
+            keepalive(),
+            subchannel.state()
+        );
     }
 }

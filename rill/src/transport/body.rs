@@ -16,11 +16,18 @@ use crate::Status;
 #[derive(Debug)]
 pub(crate) struct RecvBody {
     inner: h2::RecvStream,
+    /// A client call's tracker: told how the stream ended (load balancing's call counts).
+    call: Option<crate::balancer::CallGuard>,
 }
 
 impl RecvBody {
     pub(crate) fn new(inner: h2::RecvStream) -> Self {
-        RecvBody { inner }
+        RecvBody { inner, call: None }
+    }
+
+    /// A response body whose end (trailers or error) is reported to `call`.
+    pub(crate) fn tracked(inner: h2::RecvStream, call: Option<crate::balancer::CallGuard>) -> Self {
+        RecvBody { inner, call }
     }
 
     /// The next DATA chunk, `None` at end of stream.
@@ -34,7 +41,13 @@ impl RecvBody {
                 let _ = self.inner.flow_control().release_capacity(chunk.len());
                 Poll::Ready(Some(Ok(chunk)))
             }
-            Some(Err(err)) => Poll::Ready(Some(Err(status_from_h2(err)))),
+            Some(Err(err)) => {
+                let status = status_from_h2(err);
+                if let Some(call) = self.call.take() {
+                    call.failed(&status);
+                }
+                Poll::Ready(Some(Err(status)))
+            }
             None => Poll::Ready(None),
         }
     }
@@ -44,7 +57,15 @@ impl RecvBody {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<HeaderMap>, Status>> {
-        self.inner.poll_trailers(cx).map_err(status_from_h2)
+        let result = ready!(self.inner.poll_trailers(cx)).map_err(status_from_h2);
+        if let Some(call) = self.call.take() {
+            match &result {
+                Ok(Some(trailers)) => call.trailers(trailers),
+                Ok(None) => call.trailers(&HeaderMap::new()),
+                Err(status) => call.failed(status),
+            }
+        }
+        Poll::Ready(result)
     }
 }
 

@@ -1,17 +1,38 @@
-//! Client side of an HTTP/2 connection: handshake, opening streams, connection liveness.
+//! Client side of an HTTP/2 connection: handshake, opening streams, connection liveness
+//! (keepalive pings, gRFC A8).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::{status_from_h2, BoxIo, RecvBody, SendBody};
+use crate::balancer::{CallGuard, CallStats};
 use crate::Status;
 
-/// HTTP/2 settings the client announces.
+/// How the client's connections behave: HTTP/2 settings, keepalive, pooling, health checks
+/// and the channel's idle timeout.
 #[derive(Clone, Debug)]
 pub(crate) struct ConnConfig {
     pub(crate) initial_stream_window: u32,
     pub(crate) initial_connection_window: u32,
     pub(crate) max_header_list_size: u32,
+    /// KEEPALIVE_TIME: ping this often (`None`: never).
+    pub(crate) keepalive_time: Option<Duration>,
+    /// KEEPALIVE_TIMEOUT: close the connection if a ping is not answered within this.
+    pub(crate) keepalive_timeout: Duration,
+    /// Ping even while no call is in flight.
+    pub(crate) keepalive_while_idle: bool,
+    /// Connections each subchannel keeps open (pooling).
+    pub(crate) connections_per_address: usize,
+    /// The channel goes IDLE after this long without calls (`None`: never).
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Client-side health checking: the service name to watch (`""` is the whole server).
+    pub(crate) health_check_service: Option<String>,
 }
 
 impl Default for ConnConfig {
@@ -20,6 +41,12 @@ impl Default for ConnConfig {
             initial_stream_window: 1024 * 1024,
             initial_connection_window: 2 * 1024 * 1024,
             max_header_list_size: 16 * 1024,
+            keepalive_time: None,
+            keepalive_timeout: Duration::from_secs(20),
+            keepalive_while_idle: false,
+            connections_per_address: 1,
+            idle_timeout: Some(Duration::from_secs(30 * 60)),
+            health_check_service: None,
         }
     }
 }
@@ -31,14 +58,28 @@ const DATA_FRAME_BUDGET: usize = 16 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {
     send: h2::client::SendRequest<Bytes>,
+    /// Dropped with the last clone: tells the driver to let the connection close.
+    _handles: Arc<tokio_util::sync::DropGuard>,
     /// Cancelled when the connection has ended (or cannot open streams any more).
     closed: CancellationToken,
+    /// Streams in flight on this connection.
+    in_flight: Arc<AtomicUsize>,
+    /// The subchannel's call counters.
+    stats: Arc<CallStats>,
+    /// The server closed the connection with GOAWAY ENHANCE_YOUR_CALM: we pinged too often.
+    too_many_pings: Arc<AtomicBool>,
 }
 
 impl Connection {
-    /// Performs the HTTP/2 handshake over `io` and drives the connection in a background task.
-    pub(crate) async fn handshake(io: BoxIo, config: &ConnConfig) -> Result<Connection, Status> {
-        let (send, conn) = h2::client::Builder::new()
+    /// Performs the HTTP/2 handshake over `io` and drives the connection in a background task,
+    /// pinging every `keepalive_time` if set.
+    pub(crate) async fn handshake(
+        io: BoxIo,
+        config: &ConnConfig,
+        keepalive_time: Option<Duration>,
+        stats: Arc<CallStats>,
+    ) -> Result<Connection, Status> {
+        let (send, mut conn) = h2::client::Builder::new()
             .initial_window_size(config.initial_stream_window)
             .initial_connection_window_size(config.initial_connection_window)
             .max_header_list_size(config.max_header_list_size)
@@ -48,18 +89,68 @@ impl Connection {
             // connection (ENHANCE_YOUR_CALM "too_many_data_frames"). A larger budget keeps
             // the guard (bounded per-frame overhead, ~64k tiny frames) without that failure.
             .data_frame_budget(DATA_FRAME_BUDGET)
+            .enable_push(false)
             .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| Status::unavailable(format!("http/2 handshake failed: {e}")))?;
         let closed = CancellationToken::new();
-        let flag = closed.clone();
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let too_many_pings = Arc::new(AtomicBool::new(false));
+        let pinger = keepalive_time.and_then(|time| Some((time, conn.ping_pong()?)));
+        let (flag, calm) = (closed.clone(), too_many_pings.clone());
+        let unused = CancellationToken::new();
+        let handles = Arc::new(unused.clone().drop_guard());
+        let mut probe = Some(send.clone());
+        let driver = tokio::spawn(async move {
+            let note = |err: &h2::Error| {
+                if err.is_go_away() && err.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM) {
+                    calm.store(true, Ordering::Relaxed);
+                }
+            };
+            // A GOAWAY does not end the h2 connection while streams or handles remain: after
+            // each poll, a probe handle asks whether new streams are still allowed, so that
+            // the subchannel moves on at once while calls in flight finish here. The probe
+            // is dropped when the last `Connection` is, letting the connection close.
+            let mut conn = std::pin::pin!(conn);
+            let mut unused = std::pin::pin!(unused.cancelled());
+            let result = std::future::poll_fn(|cx| {
+                if probe.is_some() && unused.as_mut().poll(cx).is_ready() {
+                    probe = None;
+                }
+                let polled = conn.as_mut().poll(cx);
+                // Also when the connection has just ended: its GOAWAY says why.
+                if let Some(Poll::Ready(Err(err))) = probe.as_mut().map(|p| p.poll_ready(cx)) {
+                    note(&err);
+                    tracing::debug!(error = %err, "server sent GOAWAY: no new calls here");
+                    flag.cancel();
+                    probe = None;
+                }
+                polled
+            })
+            .await;
+            if let Err(err) = result {
+                note(&err);
                 tracing::debug!(error = %err, "client connection ended");
             }
             flag.cancel();
         });
-        Ok(Connection { send, closed })
+        if let Some((time, pinger)) = pinger {
+            let keepalive = Keepalive {
+                time,
+                timeout: config.keepalive_timeout,
+                while_idle: config.keepalive_while_idle,
+                in_flight: in_flight.clone(),
+            };
+            tokio::spawn(keepalive.run(pinger, closed.clone(), driver));
+        }
+        Ok(Connection {
+            send,
+            _handles: handles,
+            closed,
+            in_flight,
+            stats,
+            too_many_pings,
+        })
     }
 
     /// Whether the connection has ended (a new one is needed).
@@ -72,17 +163,105 @@ impl Connection {
         self.closed.cancelled().await
     }
 
+    /// Streams in flight on this connection.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Whether the server ended the connection because we pinged too often.
+    pub(crate) fn ended_for_too_many_pings(&self) -> bool {
+        self.too_many_pings.load(Ordering::Relaxed)
+    }
+
     /// Opens a stream: sends the request headers and returns the body sender and the response.
     pub(crate) async fn start_call(
         &self,
         head: http::Request<()>,
     ) -> Result<(SendBody, PendingResponse), Status> {
-        let mut send = self.send.clone().ready().await.map_err(|e| {
-            self.closed.cancel();
-            status_from_h2(e)
-        })?;
-        let (response, stream) = send.send_request(head, false).map_err(status_from_h2)?;
-        Ok((SendBody::new(stream), PendingResponse { inner: response }))
+        self.open(head, true).await
+    }
+
+    /// Opens a stream of the channel's own (a health check): not counted as a call by load
+    /// balancing or the idle timeout.
+    pub(crate) async fn start_internal_call(
+        &self,
+        head: http::Request<()>,
+    ) -> Result<(SendBody, PendingResponse), Status> {
+        self.open(head, false).await
+    }
+
+    async fn open(
+        &self,
+        head: http::Request<()>,
+        is_call: bool,
+    ) -> Result<(SendBody, PendingResponse), Status> {
+        let stats = is_call.then(|| self.stats.clone());
+        let call = CallGuard::new(stats, self.in_flight.clone());
+        let mut send = match self.send.clone().ready().await {
+            Ok(send) => send,
+            Err(e) => {
+                self.closed.cancel();
+                let status = status_from_h2(e);
+                call.failed(&status);
+                return Err(status);
+            }
+        };
+        let (response, stream) = match send.send_request(head, false) {
+            Ok(sent) => sent,
+            Err(e) => {
+                let status = status_from_h2(e);
+                call.failed(&status);
+                return Err(status);
+            }
+        };
+        let pending = PendingResponse {
+            inner: response,
+            call,
+        };
+        Ok((SendBody::new(stream), pending))
+    }
+}
+
+/// Pings the server every `time`; closes the connection when a ping goes unanswered for
+/// `timeout` (grpc/grpc `doc/keepalive.md`).
+struct Keepalive {
+    time: Duration,
+    timeout: Duration,
+    while_idle: bool,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Keepalive {
+    async fn run(
+        self,
+        mut pinger: h2::PingPong,
+        closed: CancellationToken,
+        driver: tokio::task::JoinHandle<()>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = closed.cancelled() => return,
+                _ = tokio::time::sleep(self.time) => {}
+            }
+            if !self.while_idle && self.in_flight.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let ping = pinger.ping(h2::Ping::opaque());
+            tokio::select! {
+                _ = closed.cancelled() => return,
+                answer = tokio::time::timeout(self.timeout, ping) => match answer {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => return, // the connection is ending anyway
+                    Err(_) => {
+                        tracing::debug!(timeout = ?self.timeout, "keepalive ping unanswered: closing the connection");
+                        // Dropping the connection fails its streams with UNAVAILABLE.
+                        driver.abort();
+                        closed.cancel();
+                        return;
+                    }
+                },
+            }
+        }
     }
 }
 
@@ -90,13 +269,27 @@ impl Connection {
 #[derive(Debug)]
 pub(crate) struct PendingResponse {
     inner: h2::client::ResponseFuture,
+    call: CallGuard,
 }
 
 impl PendingResponse {
     /// Waits for the response headers.
     pub(crate) async fn head(self) -> Result<(http::response::Parts, RecvBody), Status> {
-        let response = self.inner.await.map_err(status_from_h2)?;
+        let call = self.call;
+        let response = match self.inner.await {
+            Ok(response) => response,
+            Err(e) => {
+                let status = status_from_h2(e);
+                call.failed(&status);
+                return Err(status);
+            }
+        };
         let (head, body) = response.into_parts();
-        Ok((head, RecvBody::new(body)))
+        if head.headers.contains_key("grpc-status") {
+            // Trailers-Only: the call has ended.
+            call.trailers(&head.headers);
+            return Ok((head, RecvBody::new(body)));
+        }
+        Ok((head, RecvBody::tracked(body, Some(call))))
     }
 }

@@ -60,7 +60,10 @@ impl Bridge {
             max_header_list_size: self.web.bridge_conn.max_header_list_size,
             ..client::ConnConfig::default()
         };
-        let connection = Connection::handshake(Box::new(client_io), &client_config).await?;
+        // No keepalive (in-memory pipe) and no balancer reading its call counts.
+        let stats = Default::default();
+        let connection =
+            Connection::handshake(Box::new(client_io), &client_config, None, stats).await?;
         if let Ok(mut slot) = self.connection.lock() {
             *slot = Some(connection.clone());
         }
