@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rill::balancer::{
     FailurePercentageEjection, LbPolicyRegistry, LeastRequest, LoadReport, OutlierDetection,
-    RingHash, RoundRobin, SuccessRateEjection, WeightedRoundRobin, LOAD_REPORT_TRAILER,
+    RoundRobin, SuccessRateEjection, WeightedRoundRobin, LOAD_REPORT_TRAILER,
 };
 use rill::client::{ConnectivityState, Endpoint};
 use rill::server::{Method, Server, Service};
@@ -281,8 +281,13 @@ async fn ring_hash_keeps_keys_on_one_replica_and_spreads_keys() {
         .select(&serde_json::json!([{"ring_hash_experimental": {"requestHashHeader": "x-key"}}]))
         .unwrap();
     assert_eq!(policy.name(), "ring_hash_experimental");
+    // Through a service config: the entry's own JSON (the hash header) reaches the policy.
+    let config = rill::service_config::ServiceConfig::from_json(
+        r#"{"loadBalancingConfig": [{"ring_hash_experimental": {"requestHashHeader": "x-key"}}]}"#,
+    )
+    .unwrap();
     let channel = Endpoint::new(&target(&replicas))
-        .load_balancer(RingHash::new().request_hash_header("x-key"))
+        .service_config(config)
         .connect_lazy()
         .unwrap();
     let client = Client::new(channel);
@@ -299,6 +304,31 @@ async fn ring_hash_keeps_keys_on_one_replica_and_spreads_keys() {
     }
     assert_eq!(per_replica.len(), 3, "{per_replica:?}");
     assert!(per_replica.values().all(|c| *c >= 50), "{per_replica:?}");
+}
+
+#[test]
+fn a_service_config_with_a_bad_policy_config_is_refused() {
+    let config = rill::service_config::ServiceConfig::from_json(
+        r#"{"loadBalancingConfig": [{"least_request_experimental": {"choiceCount": "two"}}]}"#,
+    )
+    .unwrap();
+    let err = Endpoint::new("ipv4:127.0.0.1:1")
+        .service_config(config)
+        .connect_lazy()
+        .unwrap_err();
+    assert!(
+        matches!(err, rill::Error::ServiceConfig(_)) && err.to_string().contains("least_request"),
+        "{err}"
+    );
+    // An explicit policy is still used when the config names it.
+    let config = rill::service_config::ServiceConfig::from_json(
+        r#"{"loadBalancingConfig": [{"unknown_policy": {}}, {"round_robin": {}}]}"#,
+    )
+    .unwrap();
+    assert!(Endpoint::new("ipv4:127.0.0.1:1")
+        .service_config(config)
+        .connect_lazy()
+        .is_ok());
 }
 
 #[tokio::test]
