@@ -1,0 +1,572 @@
+//! One server connection, owned by one task: it reads frames and hands them to streams,
+//! takes commands from stream handles, and writes the frames of many streams per turn.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::time::Sleep;
+use tokio_util::sync::CancellationToken;
+
+use super::frame::{self, Reason};
+use super::hpack;
+use super::limits::{KeepalivePolicy, ResetBudget};
+use super::stream::{Command, CommandTx, Shared};
+use super::write::WriteBuf;
+use crate::transport::server::{ConnConfig, ConnectionInfo, StreamHandler};
+use crate::transport::BoxIo;
+use crate::Status;
+
+/// Stop reading the peer while this much output waits (a peer that does not read its acks).
+const WRITE_HIGH: usize = 256 * 1024;
+/// How long the first GOAWAY of a graceful shutdown waits for the PING ack.
+const GOAWAY_PING_WAIT: Duration = Duration::from_secs(1);
+const GOAWAY_PING: [u8; 8] = *b"rill-bye";
+/// Work done per wake-up before yielding to other tasks.
+const TURN_BUDGET: usize = 32;
+
+/// One piece of a stream's response, in order.
+pub(super) enum Out {
+    Headers(Bytes, bool),
+    Data(Bytes, bool),
+    Trailers(Bytes),
+}
+
+pub(super) struct StreamState {
+    pub(super) shared: Arc<Shared>,
+    pub(super) recv_closed: bool,
+    pub(super) send_closed: bool,
+    pub(super) recv_window: i64,
+    pub(super) recv_unacked: u32,
+    /// Bytes handed to the reader and not yet reported consumed.
+    pub(super) recv_unreported: usize,
+    pub(super) send_window: i64,
+    pub(super) queue: VecDeque<Out>,
+    pub(super) scheduled: bool,
+    pub(super) content_length: Option<u64>,
+    pub(super) received: u64,
+}
+
+/// Where a graceful shutdown stands (grpc-go's two-phase GOAWAY).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drain {
+    Serving,
+    /// GOAWAY(2^31-1) and a PING sent; waiting for the ack before announcing the last stream.
+    Announced(Instant),
+    /// GOAWAY with the last stream sent: close when the streams end.
+    Final,
+}
+
+pub(super) struct Conn {
+    pub(super) io: BoxIo,
+    pub(super) config: ConnConfig,
+    pub(super) info: ConnectionInfo,
+    pub(super) handler: StreamHandler,
+    pub(super) rx: UnboundedReceiver<Command>,
+    pub(super) tx: CommandTx,
+    pub(super) rbuf: BytesMut,
+    pub(super) wbuf: WriteBuf,
+    pub(super) decoder: hpack::Decoder,
+    pub(super) streams: HashMap<u32, StreamState>,
+    pub(super) ready: VecDeque<u32>,
+    /// Highest stream id the peer opened.
+    pub(super) last_peer_stream: u32,
+    /// Streams we reset recently: frames still in flight for them are ignored.
+    pub(super) recently_reset: VecDeque<u32>,
+    /// A header block still waiting for CONTINUATION frames.
+    pub(super) partial: Option<super::recv::PartialBlock>,
+    pub(super) preface_seen: bool,
+    pub(super) settings_seen: bool,
+    pub(super) conn_recv_window: i64,
+    pub(super) conn_recv_unacked: u32,
+    pub(super) conn_send_window: i64,
+    pub(super) peer_initial_window: u32,
+    pub(super) peer_max_frame: u32,
+    pub(super) drain: Drain,
+    /// After a connection error or at the end: flush what is queued, then close.
+    pub(super) closing: bool,
+    pub(super) peer_goaway: bool,
+    pub(super) resets: ResetBudget,
+    pub(super) keepalive: KeepalivePolicy,
+    pub(super) started: Instant,
+    pub(super) idle_since: Option<Instant>,
+}
+
+/// Serves one connection with the native transport.
+pub(crate) async fn serve(
+    io: BoxIo,
+    config: &ConnConfig,
+    info: ConnectionInfo,
+    handler: StreamHandler,
+    shutdown: CancellationToken,
+) {
+    let (tx, rx) = unbounded_channel();
+    let now = Instant::now();
+    let mut conn = Conn {
+        io,
+        config: config.clone(),
+        info,
+        handler,
+        rx,
+        tx,
+        rbuf: BytesMut::with_capacity(16 * 1024),
+        wbuf: WriteBuf::default(),
+        decoder: hpack::Decoder::new(config.max_header_list_size),
+        streams: HashMap::new(),
+        ready: VecDeque::new(),
+        last_peer_stream: 0,
+        recently_reset: VecDeque::new(),
+        partial: None,
+        preface_seen: false,
+        settings_seen: false,
+        conn_recv_window: i64::from(config.initial_connection_window.max(frame::DEFAULT_WINDOW)),
+        conn_recv_unacked: 0,
+        conn_send_window: i64::from(frame::DEFAULT_WINDOW),
+        peer_initial_window: frame::DEFAULT_WINDOW,
+        peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
+        drain: Drain::Serving,
+        closing: false,
+        peer_goaway: false,
+        resets: ResetBudget::new(now),
+        keepalive: KeepalivePolicy::new(
+            config.keepalive_min_time,
+            config.keepalive_permit_without_stream,
+        ),
+        started: now,
+        idle_since: Some(now),
+    };
+    conn.send_preface();
+    let mut shutdown = std::pin::pin!(shutdown.cancelled_owned());
+    let mut timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
+    let mut armed: Option<Instant> = None;
+    poll_fn(|cx| {
+        if conn.drain == Drain::Serving && !conn.closing && shutdown.as_mut().poll(cx).is_ready() {
+            conn.start_drain();
+        }
+        conn.poll_timers(&mut timer, &mut armed, cx);
+        conn.poll_turn(cx)
+    })
+    .await;
+    conn.fail_all_streams();
+}
+
+impl Conn {
+    fn send_preface(&mut self) {
+        let c = &self.config;
+        let mut settings = vec![
+            (0x1, hpack::HEADER_TABLE_SIZE as u32),
+            (0x2, 0), // ENABLE_PUSH: servers never push
+            (0x4, c.initial_stream_window),
+            (0x6, c.max_header_list_size),
+        ];
+        if let Some(n) = c.max_concurrent_streams {
+            settings.push((0x3, n));
+        }
+        if c.max_frame_size != frame::DEFAULT_MAX_FRAME_SIZE {
+            settings.push((0x5, c.max_frame_size));
+        }
+        frame::put_settings(&mut self.wbuf.cur, &settings);
+        let extra = c
+            .initial_connection_window
+            .saturating_sub(frame::DEFAULT_WINDOW);
+        if extra > 0 {
+            frame::put_window_update(&mut self.wbuf.cur, 0, extra);
+        }
+    }
+
+    /// Handshake, idle and drain deadlines share one timer.
+    fn poll_timers(
+        &mut self,
+        timer: &mut Pin<Box<Sleep>>,
+        armed: &mut Option<Instant>,
+        cx: &mut Context<'_>,
+    ) {
+        loop {
+            let now = Instant::now();
+            let mut next: Option<Instant> = None;
+            let mut consider = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
+            if !self.settings_seen {
+                consider(self.started + self.config.handshake_timeout);
+            }
+            if let (Some(limit), Some(since), Drain::Serving) =
+                (self.config.idle_timeout, self.idle_since, self.drain)
+            {
+                consider(since + limit);
+            }
+            if let Drain::Announced(at) = self.drain {
+                consider(at + GOAWAY_PING_WAIT);
+            }
+            let Some(at) = next else { return };
+            if at <= now {
+                self.on_deadline(now);
+                if self.closing {
+                    return;
+                }
+                continue;
+            }
+            if *armed != Some(at) {
+                timer.as_mut().reset(at.into());
+                *armed = Some(at);
+            }
+            if timer.as_mut().poll(cx).is_pending() {
+                return;
+            }
+        }
+    }
+
+    fn on_deadline(&mut self, now: Instant) {
+        if !self.settings_seen && now >= self.started + self.config.handshake_timeout {
+            tracing::debug!(remote_addr = ?self.info.remote_addr, "http/2 handshake timed out");
+            self.close(Reason::PROTOCOL_ERROR, b"handshake timeout");
+            return;
+        }
+        if let Drain::Announced(at) = self.drain {
+            if now >= at + GOAWAY_PING_WAIT {
+                self.final_goaway();
+            }
+        }
+        if let (Some(limit), Some(since)) = (self.config.idle_timeout, self.idle_since) {
+            if now >= since + limit && self.drain == Drain::Serving {
+                tracing::debug!(remote_addr = ?self.info.remote_addr, "closing idle connection");
+                self.close(Reason::NO_ERROR, b"idle");
+            }
+        }
+    }
+
+    /// Graceful shutdown, phase one: no new streams please, and a PING to learn when the
+    /// peer has seen that.
+    pub(super) fn start_drain(&mut self) {
+        frame::put_goaway(
+            &mut self.wbuf.cur,
+            frame::MAX_WINDOW as u32,
+            Reason::NO_ERROR,
+            b"",
+        );
+        frame::put_ping(&mut self.wbuf.cur, false, GOAWAY_PING);
+        self.drain = Drain::Announced(Instant::now());
+    }
+
+    /// Phase two: the real last stream; the connection ends when its streams do.
+    pub(super) fn final_goaway(&mut self) {
+        frame::put_goaway(
+            &mut self.wbuf.cur,
+            self.last_peer_stream,
+            Reason::NO_ERROR,
+            b"",
+        );
+        self.drain = Drain::Final;
+    }
+
+    pub(super) fn is_goaway_ping(payload: &[u8; 8]) -> bool {
+        *payload == GOAWAY_PING
+    }
+
+    /// GOAWAY and close after flushing (a connection error, idle, or the end of a drain).
+    pub(super) fn close(&mut self, reason: Reason, debug: &[u8]) {
+        if self.closing {
+            return;
+        }
+        if self.preface_seen || reason == Reason::NO_ERROR {
+            frame::put_goaway(&mut self.wbuf.cur, self.last_peer_stream, reason, debug);
+        }
+        self.closing = true;
+        self.fail_all_streams();
+    }
+
+    fn fail_all_streams(&mut self) {
+        for (_, s) in self.streams.drain() {
+            s.shared.reset(Status::unavailable("connection closed"));
+        }
+        self.ready.clear();
+    }
+
+    /// One wake-up: commands, reads, scheduled data, writes; until nothing moves.
+    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..TURN_BUDGET {
+            let mut progress = false;
+            while !self.closing {
+                match self.rx.poll_recv(cx) {
+                    Poll::Ready(Some(cmd)) => {
+                        self.on_command(cmd);
+                        progress = true;
+                    }
+                    _ => break,
+                }
+            }
+            if !self.closing && self.wbuf.len() < WRITE_HIGH {
+                match self.poll_read(cx) {
+                    Poll::Ready(true) => progress = true,
+                    Poll::Ready(false) => {
+                        // EOF or a read error: nothing more will come.
+                        self.closing = true;
+                        self.fail_all_streams();
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            self.flush_streams();
+            if self.drain == Drain::Final && self.streams.is_empty() && !self.closing {
+                self.closing = true;
+            }
+            match self.wbuf.poll_write(Pin::new(&mut self.io), cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Poll::Ready(Err(_)) = Pin::new(&mut self.io).poll_flush(cx) {
+                        return Poll::Ready(());
+                    }
+                    if self.closing {
+                        let _ = Pin::new(&mut self.io).poll_shutdown(cx);
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Reads what the socket has and handles every complete frame; `Ready(false)` at EOF.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(16 * 1024);
+        }
+        let n = match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(_)) => return Poll::Ready(false),
+            Poll::Pending => return Poll::Pending,
+        };
+        if n == 0 {
+            return Poll::Ready(false);
+        }
+        if let Err(err) = self.on_bytes() {
+            self.on_error(err);
+        }
+        Poll::Ready(true)
+    }
+
+    pub(super) fn on_error(&mut self, err: frame::H2Error) {
+        match err {
+            frame::H2Error::Connection(reason, why) => {
+                tracing::debug!(remote_addr = ?self.info.remote_addr, %reason, why, "http/2 connection error");
+                self.close(reason, why.as_bytes());
+            }
+            frame::H2Error::Stream(id, reason) => self.reset_stream(id, reason, true),
+        }
+    }
+
+    /// Sends RST_STREAM and forgets the stream; `peer_fault` counts toward the reset budget.
+    pub(super) fn reset_stream(&mut self, id: u32, reason: Reason, peer_fault: bool) {
+        frame::put_rst(&mut self.wbuf.cur, id, reason);
+        if let Some(s) = self.remove_stream(id) {
+            s.shared
+                .reset(Status::internal(format!("stream error: {reason}")));
+        }
+        self.remember_reset(id);
+        if peer_fault && !self.resets.spend(Instant::now()) {
+            self.close(Reason::ENHANCE_YOUR_CALM, b"too many stream errors");
+        }
+    }
+
+    pub(super) fn remember_reset(&mut self, id: u32) {
+        if self.recently_reset.len() >= 64 {
+            self.recently_reset.pop_front();
+        }
+        self.recently_reset.push_back(id);
+    }
+
+    /// Removes a stream; credit for data its reader never consumed goes back to the peer.
+    pub(super) fn remove_stream(&mut self, id: u32) -> Option<StreamState> {
+        let s = self.streams.remove(&id)?;
+        self.return_conn_credit(s.recv_unreported);
+        if self.streams.is_empty() {
+            self.idle_since = Some(Instant::now());
+        }
+        Some(s)
+    }
+
+    pub(super) fn return_conn_credit(&mut self, n: usize) {
+        self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(n as u32);
+        let threshold = self.config.initial_connection_window / 4;
+        if self.conn_recv_unacked > 0 && self.conn_recv_unacked >= threshold {
+            frame::put_window_update(&mut self.wbuf.cur, 0, self.conn_recv_unacked);
+            self.conn_recv_window += i64::from(self.conn_recv_unacked);
+            self.conn_recv_unacked = 0;
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Send {
+                id,
+                headers,
+                data,
+                trailers,
+                end,
+            } => {
+                let Some(s) = self.streams.get_mut(&id) else {
+                    return;
+                };
+                if s.send_closed {
+                    return;
+                }
+                let end = end || trailers.is_some();
+                let only_headers = data.is_none() && trailers.is_none();
+                if let Some(h) = headers {
+                    s.queue.push_back(Out::Headers(h, end && only_headers));
+                }
+                if let Some(d) = data {
+                    s.queue.push_back(Out::Data(d, end && trailers.is_none()));
+                }
+                if let Some(t) = trailers {
+                    s.queue.push_back(Out::Trailers(t));
+                }
+                if end && s.queue.is_empty() {
+                    s.queue.push_back(Out::Data(Bytes::new(), true));
+                }
+                s.send_closed |= end;
+                if !s.scheduled {
+                    s.scheduled = true;
+                    self.ready.push_back(id);
+                }
+            }
+            Command::Reset { id, reason } => {
+                if self.streams.contains_key(&id) {
+                    self.reset_stream(id, reason, false);
+                }
+            }
+            Command::Consumed { id, n } => {
+                let Some(s) = self.streams.get_mut(&id) else {
+                    return;
+                };
+                s.recv_unreported = s.recv_unreported.saturating_sub(n);
+                if !s.recv_closed {
+                    s.recv_unacked = s.recv_unacked.saturating_add(n as u32);
+                    if s.recv_unacked >= self.config.initial_stream_window / 4 {
+                        frame::put_window_update(&mut self.wbuf.cur, id, s.recv_unacked);
+                        s.recv_window += i64::from(s.recv_unacked);
+                        s.recv_unacked = 0;
+                    }
+                }
+                self.return_conn_credit(n);
+            }
+        }
+    }
+
+    /// Moves queued response pieces into the write buffer as flow control allows.
+    fn flush_streams(&mut self) {
+        while self.wbuf.len() < WRITE_HIGH {
+            let Some(id) = self.ready.pop_front() else {
+                break;
+            };
+            let max_frame = self.peer_max_frame as usize;
+            let Some(s) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            let mut sent = 0usize;
+            let mut done = false;
+            loop {
+                match s.queue.front_mut() {
+                    None => break,
+                    Some(Out::Headers(block, end)) => {
+                        frame::put_header_block(&mut self.wbuf.cur, id, block, *end, max_frame);
+                        done = *end;
+                        s.queue.pop_front();
+                    }
+                    Some(Out::Trailers(block)) => {
+                        frame::put_header_block(&mut self.wbuf.cur, id, block, true, max_frame);
+                        done = true;
+                        s.queue.pop_front();
+                    }
+                    Some(Out::Data(data, end)) => {
+                        if data.is_empty() {
+                            frame::put_head(&mut self.wbuf.cur, 0, frame::DATA, u8::from(*end), id);
+                            done = *end;
+                            s.queue.pop_front();
+                            continue;
+                        }
+                        let window = s.send_window.min(self.conn_send_window);
+                        if window <= 0 {
+                            break;
+                        }
+                        let n = data.len().min(window as usize).min(max_frame);
+                        let chunk = data.split_to(n);
+                        let last = data.is_empty();
+                        let flags = if last && *end { frame::END_STREAM } else { 0 };
+                        frame::put_head(&mut self.wbuf.cur, n, frame::DATA, flags, id);
+                        self.wbuf.put_bytes(chunk);
+                        s.send_window -= n as i64;
+                        self.conn_send_window -= n as i64;
+                        sent += n;
+                        if last {
+                            done = *end;
+                            s.queue.pop_front();
+                        }
+                        if self.wbuf.len() >= WRITE_HIGH {
+                            break;
+                        }
+                    }
+                }
+            }
+            if sent > 0 {
+                s.shared.sent(sent);
+            }
+            self.keepalive.data_sent();
+            if done {
+                let recv_closed = s.recv_closed;
+                if !recv_closed {
+                    // The response is complete; the request body is no longer needed.
+                    frame::put_rst(&mut self.wbuf.cur, id, Reason::NO_ERROR);
+                    self.remember_reset(id);
+                }
+                if let Some(s) = self.remove_stream(id) {
+                    if !recv_closed {
+                        s.shared.reset(Status::cancelled("stream closed"));
+                    }
+                }
+                continue;
+            }
+            let Some(s) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            if s.queue.is_empty() {
+                s.scheduled = false;
+            } else if s.send_window > 0 && self.conn_send_window > 0 {
+                // The write buffer filled up: continue with this stream next time.
+                self.ready.push_front(id);
+                break;
+            } else {
+                // Blocked on flow control: a WINDOW_UPDATE schedules it again.
+                s.scheduled = false;
+            }
+        }
+    }
+
+    /// Flow-control window opened: every stream with queued data may move again.
+    pub(super) fn schedule_all(&mut self) {
+        for (id, s) in self.streams.iter_mut() {
+            if !s.queue.is_empty() && !s.scheduled {
+                s.scheduled = true;
+                self.ready.push_back(*id);
+            }
+        }
+    }
+
+    pub(super) fn schedule(&mut self, id: u32) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            if !s.queue.is_empty() && !s.scheduled {
+                s.scheduled = true;
+                self.ready.push_back(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! rill's own HTTP/2 server connection (RFC 9113), built for gRPC.
+//!
+//! One task owns each connection's state: it reads frames and hands DATA to per-stream
+//! queues, takes commands (headers, data, trailers, resets, consumed bytes) from the stream
+//! handles over one channel, and writes the frames of many streams with one vectored write
+//! per turn. No lock is shared by the streams of a connection (hyperium/h2#531), and a unary
+//! response leaves as a single command (headers, message and trailers together).
+//!
+//! Files: `frame` (parsing and encoding), `hpack` (loona-hpack decoder under limits, a
+//! stateless encoder), `request` (request head validation), `stream` (the handles),
+//! `conn` (the task: I/O, lifecycle, sending), `recv` (incoming frames and stream states),
+//! `limits` (rapid reset budget, keepalive enforcement), `write` (the output buffer).
+
+mod conn;
+pub(crate) mod frame;
+pub(crate) mod hpack;
+mod limits;
+mod recv;
+mod request;
+pub(crate) mod stream;
+mod write;
+
+pub(crate) use conn::serve;
