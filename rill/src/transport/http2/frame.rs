@@ -490,6 +490,6 @@ mod tests {
             (heads[2].kind, heads[2].flags, heads[2].len),
             (CONTINUATION, END_HEADERS, 2)
         );
-        assert_eq!(buf.len(), 27 + 2);
+        assert_eq!(buf.len(), 3 * HEADER_LEN + 10);
     }
 }
