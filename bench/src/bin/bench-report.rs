@@ -12,6 +12,7 @@ use std::process::exit;
 /// Servers in the order of the tables; the key is what `bench/run` writes.
 const SERVERS: &[(&str, &str)] = &[
     ("rill", "rill"),
+    ("rillh2", "rill on h2"),
     ("tonic", "tonic"),
     ("go", "grpc-go"),
     ("cpp", "gRPC C++"),

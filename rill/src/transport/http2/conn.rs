@@ -79,6 +79,8 @@ pub(super) struct Conn {
     pub(super) last_peer_stream: u32,
     /// Streams we reset recently: frames still in flight for them are ignored.
     pub(super) recently_reset: VecDeque<u32>,
+    /// Streams that closed recently: new frames on them are STREAM_CLOSED, not unexpected ids.
+    pub(super) recently_closed: VecDeque<u32>,
     /// A header block still waiting for CONTINUATION frames.
     pub(super) partial: Option<super::recv::PartialBlock>,
     pub(super) preface_seen: bool,
@@ -122,6 +124,7 @@ pub(crate) async fn serve(
         ready: VecDeque::new(),
         last_peer_stream: 0,
         recently_reset: VecDeque::new(),
+        recently_closed: VecDeque::new(),
         partial: None,
         preface_seen: false,
         settings_seen: false,
@@ -387,6 +390,10 @@ impl Conn {
     /// Removes a stream; credit for data its reader never consumed goes back to the peer.
     pub(super) fn remove_stream(&mut self, id: u32) -> Option<StreamState> {
         let s = self.streams.remove(&id)?;
+        if self.recently_closed.len() >= 128 {
+            self.recently_closed.pop_front();
+        }
+        self.recently_closed.push_back(id);
         self.return_conn_credit(s.recv_unreported);
         if self.streams.is_empty() {
             self.idle_since = Some(Instant::now());

@@ -267,7 +267,11 @@ impl Conn {
             if self.recently_reset.contains(&id) {
                 return Ok(());
             }
-            return conn_err(Reason::STREAM_CLOSED, "HEADERS on a closed stream");
+            if self.recently_closed.contains(&id) {
+                return conn_err(Reason::STREAM_CLOSED, "HEADERS on a closed stream");
+            }
+            // An id at or below one already used, never seen open (§5.1.1).
+            return conn_err(Reason::PROTOCOL_ERROR, "stream id not increasing");
         }
         self.last_peer_stream = id;
         if self.drain == Drain::Final || self.peer_goaway || self.closing {
