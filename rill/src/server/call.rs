@@ -147,20 +147,20 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
             .insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
     }
     metadata.extend_headers(head.headers_mut());
-    let Ok(mut send) = responder.send_headers(head) else {
-        return;
-    };
     // Unary fast path: headers, message and trailers leave together where the transport can.
     if let RawBody::Once(frame) = body {
-        if send.sends_last_at_once() {
+        if responder.sends_unary_at_once() {
             let mut trailer_map = HeaderMap::new();
             Status::new(crate::Code::Ok, "").add_to_headers(&mut trailer_map);
             trailers.extend_headers(&mut trailer_map);
-            let _ = send.send_last(frame, trailer_map);
+            let _ = responder.send_unary(head, frame, trailer_map);
             return;
         }
         body = RawBody::Once(frame);
     }
+    let Ok(mut send) = responder.send_headers(head) else {
+        return;
+    };
 
     let status = tokio::select! {
         status = write_body(&mut send, body) => status,

@@ -115,24 +115,6 @@ impl SendBody {
         }
     }
 
-    /// Whether [`send_last`](Self::send_last) sends headers, message and trailers as one
-    /// unit (the native transport's unary fast path).
-    pub(crate) fn sends_last_at_once(&self) -> bool {
-        matches!(self.inner, SendInner::Native(_))
-    }
-
-    /// The last message and the trailers, without waiting for flow control: the transport
-    /// buffers the message until the peer's window allows it.
-    pub(crate) fn send_last(&mut self, data: Bytes, trailers: HeaderMap) -> Result<(), Status> {
-        match &mut self.inner {
-            SendInner::H2(inner) => {
-                inner.send_data(data, false).map_err(status_from_h2)?;
-                inner.send_trailers(trailers).map_err(status_from_h2)
-            }
-            SendInner::Native(inner) => inner.send_last(data, trailers),
-        }
-    }
-
     /// Ends the stream without trailers.
     pub(crate) fn finish(&mut self) -> Result<(), Status> {
         match &mut self.inner {

@@ -53,7 +53,7 @@ impl Default for ConnConfig {
             max_frame_size: 16 * 1024,
             handshake_timeout: Duration::from_secs(20),
             idle_timeout: None,
-            backend: Backend::H2,
+            backend: Backend::Native,
             keepalive_min_time: Duration::from_secs(5 * 60),
             keepalive_permit_without_stream: false,
         }
@@ -100,6 +100,30 @@ impl Responder {
                 .map(SendBody::new)
                 .map_err(status_from_h2),
             Responder::Native(inner) => inner.send_headers(head).map(SendBody::native),
+        }
+    }
+
+    /// Whether [`send_unary`](Self::send_unary) is available: the native transport sends
+    /// headers, message and trailers as one unit.
+    pub(crate) fn sends_unary_at_once(&self) -> bool {
+        matches!(self, Responder::Native(_))
+    }
+
+    /// The whole response of a unary call at once (native transport; h2 sends the parts in
+    /// turn without waiting for flow control).
+    pub(crate) fn send_unary(
+        &mut self,
+        head: http::Response<()>,
+        data: Bytes,
+        trailers: http::HeaderMap,
+    ) -> Result<(), Status> {
+        match self {
+            Responder::H2(inner) => {
+                let mut send = inner.send_response(head, false).map_err(status_from_h2)?;
+                send.send_data(data, false).map_err(status_from_h2)?;
+                send.send_trailers(trailers).map_err(status_from_h2)
+            }
+            Responder::Native(inner) => inner.send_unary(head, data, trailers),
         }
     }
 

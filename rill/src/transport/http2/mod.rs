@@ -8,7 +8,8 @@
 //!
 //! Files: `frame` (parsing and encoding), `hpack` (loona-hpack decoder under limits, a
 //! stateless encoder), `request` (request head validation), `stream` (the handles),
-//! `conn` (the task: I/O, lifecycle, sending), `recv` (incoming frames and stream states),
+//! `conn` (the task: I/O, lifecycle, timers), `send` (commands, flow-controlled output),
+//! `recv` (incoming frames and stream states),
 //! `limits` (rapid reset budget, keepalive enforcement), `write` (the output buffer).
 
 mod conn;
@@ -17,6 +18,7 @@ pub(crate) mod hpack;
 mod limits;
 mod recv;
 mod request;
+mod send;
 pub(crate) mod stream;
 mod write;
 

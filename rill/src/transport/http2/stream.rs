@@ -192,9 +192,25 @@ pub(crate) struct NativeResponder {
 }
 
 impl NativeResponder {
-    /// Headers are held until the first message (as grpc-go does), so a unary response
-    /// leaves as one command.
+    /// Sends the response headers now (a streaming client may wait for them before it
+    /// sends anything) and returns the body sender.
     pub(crate) fn send_headers(&mut self, head: http::Response<()>) -> Result<NativeSend, Status> {
+        let mut send = self.sender(head)?;
+        send.command(None, None, false)?;
+        Ok(send)
+    }
+
+    /// The unary fast path: headers, the one message and the trailers in one command.
+    pub(crate) fn send_unary(
+        &mut self,
+        head: http::Response<()>,
+        data: Bytes,
+        trailers: HeaderMap,
+    ) -> Result<(), Status> {
+        self.sender(head)?.send_last(data, trailers)
+    }
+
+    fn sender(&mut self, head: http::Response<()>) -> Result<NativeSend, Status> {
         if let Some(status) = self.shared.reset_status() {
             return Err(status);
         }
@@ -308,7 +324,7 @@ impl NativeSend {
         self.command(None, Some(block.freeze()), true)
     }
 
-    /// The unary fast path: the (held) headers, one message and the trailers in one command.
+    /// The last message and the trailers (with the headers, if not yet sent) in one command.
     pub(crate) fn send_last(&mut self, data: Bytes, trailers: HeaderMap) -> Result<(), Status> {
         let mut block = BytesMut::with_capacity(32);
         hpack::encode_fields(&trailers, &mut block);

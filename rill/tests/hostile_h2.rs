@@ -1,4 +1,4 @@
-//! `tests/hostile.rs` again, with the server on rill's native HTTP/2 backend: the suite's
+//! `tests/hostile.rs` again, with the server on the h2 backend: the suite's
 //! servers come from `common::server_builder`, which picks the backend from this file's name.
 
 #[path = "hostile.rs"]
