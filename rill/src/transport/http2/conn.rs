@@ -28,6 +28,8 @@ pub(super) const WRITE_HIGH: usize = 256 * 1024;
 /// How long the first GOAWAY of a graceful shutdown waits for the PING ack.
 const GOAWAY_PING_WAIT: Duration = Duration::from_secs(1);
 const GOAWAY_PING: [u8; 8] = *b"rill-bye";
+/// How long a closing connection may take to write its last frames (GOAWAY).
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Work done per wake-up before yielding to other tasks.
 const TURN_BUDGET: usize = 32;
 
@@ -93,6 +95,7 @@ pub(super) struct Conn {
     pub(super) drain: Drain,
     /// After a connection error or at the end: flush what is queued, then close.
     pub(super) closing: bool,
+    closing_since: Option<Instant>,
     pub(super) peer_goaway: bool,
     pub(super) resets: ResetBudget,
     pub(super) keepalive: KeepalivePolicy,
@@ -135,6 +138,7 @@ pub(crate) async fn serve(
         peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
         drain: Drain::Serving,
         closing: false,
+        closing_since: None,
         peer_goaway: false,
         resets: ResetBudget::new(now),
         keepalive: KeepalivePolicy::new(
@@ -153,7 +157,12 @@ pub(crate) async fn serve(
             conn.start_drain();
         }
         conn.poll_timers(&mut timer, &mut armed, cx);
-        conn.poll_turn(cx)
+        let turn = conn.poll_turn(cx);
+        if turn.is_pending() && conn.closing && conn.linger_over(&mut timer, &mut armed, cx) {
+            // The peer does not take our last frames: give up on it.
+            return Poll::Ready(());
+        }
+        turn
     })
     .await;
 }
@@ -227,6 +236,25 @@ impl Conn {
                 return;
             }
         }
+    }
+
+    /// Whether a closing connection has waited long enough for its last bytes to drain.
+    fn linger_over(
+        &mut self,
+        timer: &mut Pin<Box<Sleep>>,
+        armed: &mut Option<Instant>,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let now = Instant::now();
+        let at = *self.closing_since.get_or_insert(now) + CLOSE_LINGER;
+        if at <= now {
+            return true;
+        }
+        if *armed != Some(at) {
+            timer.as_mut().reset(at.into());
+            *armed = Some(at);
+        }
+        timer.as_mut().poll(cx).is_ready()
     }
 
     fn on_deadline(&mut self, now: Instant) {

@@ -23,3 +23,5 @@ pub(crate) mod stream;
 mod write;
 
 pub(crate) use conn::serve;
+#[cfg(feature = "fuzzing")]
+pub(crate) use request::request_head;
