@@ -103,14 +103,16 @@ impl Decoder {
         let mut fields = Vec::with_capacity(8);
         let mut list_size = 0usize;
         let max = self.max_list;
+        // One allocation for every field of the block (Huffman strings grow by up to 8/5).
+        let mut arena = BytesMut::with_capacity((block.len() * 2).min(max) + 64);
         self.inner
             .decode_with_cb(block, |name, value| {
                 list_size = list_size.saturating_add(name.len() + value.len() + 32);
                 if list_size <= max {
-                    fields.push((
-                        bytes::Bytes::copy_from_slice(&name),
-                        bytes::Bytes::copy_from_slice(&value),
-                    ));
+                    arena.extend_from_slice(&name);
+                    let name = arena.split().freeze();
+                    arena.extend_from_slice(&value);
+                    fields.push((name, arena.split().freeze()));
                 }
             })
             .map_err(|_| H2Error::Connection(Reason::COMPRESSION_ERROR, "HPACK decoding failed"))?;
