@@ -560,3 +560,37 @@ async fn too_many_pings_get_goaway_enhance_your_calm() {
         tokio::time::sleep(Duration::from_millis(80)).await;
     }
 }
+
+#[tokio::test]
+async fn max_connection_age_drains_then_closes_after_the_grace() {
+    let server = echo_server()
+        .0
+        .max_connection_age(Duration::from_millis(200))
+        .max_connection_age_grace(Duration::from_millis(300));
+    let addr = native_server(server).await;
+    let mut peer = Peer::connect(addr).await;
+    let slow = grpc_message(&Msg {
+        sleep_ms: 3_000,
+        ..Msg::text("slow")
+    });
+    let started = std::time::Instant::now();
+    peer.send(&cat(&[
+        frame(HEADERS, END_HEADERS, 1, &req()),
+        frame(DATA, END_STREAM, 1, &slow),
+    ]))
+    .await;
+    let first = peer
+        .until(|f| f.kind == GOAWAY)
+        .await
+        .expect("GOAWAY at max age");
+    assert_eq!(code(&first, 0), 0x7fff_ffff);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    // The slow call outlives the grace: the connection closes without its response.
+    let rest = peer.until(|f| f.kind == HEADERS && f.stream == 1).await;
+    assert!(rest.is_err(), "the call was not cut off");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(2_500),
+        "closed after {elapsed:?}"
+    );
+}

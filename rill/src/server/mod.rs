@@ -247,6 +247,22 @@ impl Server {
         self
     }
 
+    /// Drains connections older than `age` (GOAWAY, then close once their calls end), as
+    /// grpc-go's `MaxConnectionAge`, so clients reconnect and rebalance; default: never.
+    /// Native backend.
+    pub fn max_connection_age(mut self, age: Duration) -> Self {
+        self.conn.max_connection_age = Some(age);
+        self
+    }
+
+    /// After [`max_connection_age`](Self::max_connection_age), how long calls still running
+    /// may take before the connection is closed anyway (grpc-go's `MaxConnectionAgeGrace`);
+    /// default: wait for them. Native backend.
+    pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
+        self.conn.max_connection_age_grace = Some(grace);
+        self
+    }
+
     /// Initial HTTP/2 flow-control windows (per stream, per connection).
     pub fn initial_window_sizes(mut self, stream: u32, connection: u32) -> Self {
         self.conn.initial_stream_window = stream;

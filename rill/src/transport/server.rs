@@ -34,6 +34,10 @@ pub(crate) struct ConnConfig {
     pub(crate) keepalive_min_time: Duration,
     /// Keepalive enforcement (native backend): whether pings without streams are allowed.
     pub(crate) keepalive_permit_without_stream: bool,
+    /// Native backend: drain (two-phase GOAWAY) a connection this old...
+    pub(crate) max_connection_age: Option<Duration>,
+    /// ...and close it this long after that, calls or not.
+    pub(crate) max_connection_age_grace: Option<Duration>,
 }
 
 /// The HTTP/2 implementation behind a server.
@@ -56,6 +60,8 @@ impl Default for ConnConfig {
             backend: Backend::Native,
             keepalive_min_time: Duration::from_secs(5 * 60),
             keepalive_permit_without_stream: false,
+            max_connection_age: None,
+            max_connection_age_grace: None,
         }
     }
 }

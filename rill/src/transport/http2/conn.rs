@@ -220,6 +220,13 @@ impl Conn {
             if let Drain::Announced(at) = self.drain {
                 consider(at + GOAWAY_PING_WAIT);
             }
+            if let Some(age) = self.config.max_connection_age {
+                match (self.drain, self.config.max_connection_age_grace) {
+                    (Drain::Serving, _) => consider(self.started + age),
+                    (_, Some(grace)) => consider(self.started + age + grace),
+                    _ => {}
+                }
+            }
             let Some(at) = next else { return };
             if at <= now {
                 self.on_deadline(now);
@@ -266,6 +273,19 @@ impl Conn {
         if let Drain::Announced(at) = self.drain {
             if now >= at + GOAWAY_PING_WAIT {
                 self.final_goaway();
+            }
+        }
+        if let Some(age) = self.config.max_connection_age {
+            if self.drain == Drain::Serving && now >= self.started + age {
+                tracing::debug!(remote_addr = ?self.info.remote_addr, "max connection age: draining");
+                self.start_drain();
+                return;
+            }
+            let grace = self.config.max_connection_age_grace;
+            if grace.is_some_and(|grace| now >= self.started + age + grace) {
+                tracing::debug!(remote_addr = ?self.info.remote_addr, "max connection age grace over");
+                self.close(Reason::NO_ERROR, b"max_age");
+                return;
             }
         }
         if let (Some(limit), Some(since)) = (self.config.idle_timeout, self.idle_since) {
