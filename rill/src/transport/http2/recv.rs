@@ -94,17 +94,16 @@ impl Conn {
                 if depends_on == Some(stream) {
                     return Err(H2Error::Stream(stream, Reason::PROTOCOL_ERROR));
                 }
-                let partial = PartialBlock {
+                if end_headers {
+                    // The common case: the whole block in one frame, decoded in place.
+                    return self.on_header_block(stream, &fragment, end_stream);
+                }
+                self.partial = Some(PartialBlock {
                     stream,
                     block: BytesMut::from(&fragment[..]),
                     end_stream,
-                };
-                if end_headers {
-                    self.on_header_block(partial)
-                } else {
-                    self.partial = Some(partial);
-                    Ok(())
-                }
+                });
+                Ok(())
             }
             Frame::Continuation {
                 stream,
@@ -125,7 +124,7 @@ impl Conn {
                     return conn_err(Reason::ENHANCE_YOUR_CALM, "header block too large");
                 }
                 if end_headers {
-                    self.on_header_block(partial)
+                    self.on_header_block(partial.stream, &partial.block, partial.end_stream)
                 } else {
                     self.partial = Some(partial);
                     Ok(())
@@ -230,17 +229,12 @@ impl Conn {
         }
     }
 
-    fn on_header_block(&mut self, partial: PartialBlock) -> Result<(), H2Error> {
-        let PartialBlock {
-            stream: id,
-            block,
-            end_stream,
-        } = partial;
+    fn on_header_block(&mut self, id: u32, block: &[u8], end_stream: bool) -> Result<(), H2Error> {
         if id % 2 == 0 {
             return conn_err(Reason::PROTOCOL_ERROR, "client stream ids are odd");
         }
         // Always decode: the HPACK table must stay in step even for refused streams.
-        let decoded = self.decoder.decode(&block)?;
+        let decoded = self.decoder.decode(block)?;
         let max_list = self.decoder.max_list();
         if decoded.list_size > max_list.saturating_mul(BLOCK_LIMIT_FACTOR) {
             return conn_err(Reason::ENHANCE_YOUR_CALM, "header list far over the limit");
