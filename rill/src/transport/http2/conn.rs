@@ -33,6 +33,30 @@ const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Work done per wake-up before yielding to other tasks.
 const TURN_BUDGET: usize = 32;
 
+/// Stream ids are small odd integers: a multiplicative hash spreads them over the table's
+/// high and low bits for a fraction of SipHash's cost (ids are chosen by the peer, but they
+/// must increase, so there is no collision attack to mount).
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(super) type StreamMap = HashMap<u32, StreamState, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// One piece of a stream's response, in order.
 pub(super) enum Out {
     Headers(Bytes, bool),
@@ -75,7 +99,7 @@ pub(super) struct Conn {
     pub(super) rbuf: BytesMut,
     pub(super) wbuf: WriteBuf,
     pub(super) decoder: hpack::Decoder,
-    pub(super) streams: HashMap<u32, StreamState>,
+    pub(super) streams: StreamMap,
     pub(super) ready: VecDeque<u32>,
     /// Highest stream id the peer opened.
     pub(super) last_peer_stream: u32,
@@ -123,7 +147,7 @@ pub(crate) async fn serve(
         rbuf: BytesMut::with_capacity(16 * 1024),
         wbuf: WriteBuf::default(),
         decoder: hpack::Decoder::new(config.max_header_list_size),
-        streams: HashMap::new(),
+        streams: StreamMap::default(),
         ready: VecDeque::new(),
         last_peer_stream: 0,
         recently_reset: VecDeque::new(),
