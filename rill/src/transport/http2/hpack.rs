@@ -75,7 +75,7 @@ pub(crate) fn encode_fields(headers: &HeaderMap, buf: &mut BytesMut) {
 
 /// The peer's header blocks, decoded under SETTINGS_MAX_HEADER_LIST_SIZE.
 pub(crate) struct Decoder {
-    inner: loona_hpack::Decoder<'static>,
+    inner: super::hpack_decode::HpackDecoder,
     max_list: usize,
 }
 
@@ -88,31 +88,24 @@ pub(crate) struct Block {
 
 impl Decoder {
     pub(crate) fn new(max_list: u32) -> Decoder {
-        let mut inner = loona_hpack::Decoder::new();
-        inner.set_max_allowed_table_size(HEADER_TABLE_SIZE);
         Decoder {
-            inner,
+            inner: super::hpack_decode::HpackDecoder::new(HEADER_TABLE_SIZE),
             max_list: max_list as usize,
         }
     }
 
     /// Decodes a whole block. An HPACK error is a connection error (COMPRESSION_ERROR): the
     /// shared table can no longer be trusted. Fields past the list limit are counted, not
-    /// copied, so a "bomb" (a large entry referenced many times) costs no memory.
+    /// kept, so a "bomb" (a large entry referenced many times) costs no memory.
     pub(crate) fn decode(&mut self, block: &[u8]) -> Result<Block, H2Error> {
         let mut fields = Vec::with_capacity(8);
         let mut list_size = 0usize;
         let max = self.max_list;
-        // One allocation for every field of the block (Huffman strings grow by up to 8/5).
-        let mut arena = BytesMut::with_capacity((block.len() * 2).min(max) + 64);
         self.inner
-            .decode_with_cb(block, |name, value| {
+            .decode(block, |name, value| {
                 list_size = list_size.saturating_add(name.len() + value.len() + 32);
                 if list_size <= max {
-                    arena.extend_from_slice(&name);
-                    let name = arena.split().freeze();
-                    arena.extend_from_slice(&value);
-                    fields.push((name, arena.split().freeze()));
+                    fields.push((name, value));
                 }
             })
             .map_err(|_| H2Error::Connection(Reason::COMPRESSION_ERROR, "HPACK decoding failed"))?;

@@ -6,8 +6,8 @@
 //! per turn. No lock is shared by the streams of a connection (hyperium/h2#531), and a unary
 //! response leaves as a single command (headers, message and trailers together).
 //!
-//! Files: `frame` (parsing and encoding), `hpack` (loona-hpack decoder under limits, a
-//! stateless encoder), `request` (request head validation), `stream` (the handles),
+//! Files: `frame` (parsing and encoding), `hpack` (decoding under limits, a stateless
+//! encoder; `hpack_decode` and `hpack_table` below it), `request` (request head validation), `stream` (the handles),
 //! `conn` (the task: I/O, lifecycle, timers), `send` (commands, flow-controlled output),
 //! `recv` (incoming frames and stream states),
 //! `limits` (rapid reset budget, keepalive enforcement), `write` (the output buffer).
@@ -15,6 +15,8 @@
 mod conn;
 pub(crate) mod frame;
 pub(crate) mod hpack;
+mod hpack_decode;
+mod hpack_table;
 mod limits;
 mod recv;
 mod request;
