@@ -7,16 +7,18 @@
 //! response leaves as a single command (headers, message and trailers together).
 //!
 //! Files: `frame` (parsing and encoding), `hpack` (decoding under limits, a stateless
-//! encoder; `hpack_decode` and `hpack_table` below it), `request` (request head validation), `stream` (the handles),
-//! `conn` (the task: I/O, lifecycle, timers), `send` (commands, flow-controlled output),
-//! `recv` (incoming frames and stream states),
-//! `limits` (rapid reset budget, keepalive enforcement), `write` (the output buffer).
+//! encoder; `hpack_decode` and `hpack_table` below it), `request` (request-head validation),
+//! `stream` (the handles), `conn` (the task: I/O, stream bookkeeping), `lifecycle`
+//! (deadlines, graceful shutdown), `send` (commands, flow-controlled output), `recv`
+//! (incoming frames and stream states), `limits` (rapid-reset budget, keepalive
+//! enforcement), `write` (the output buffer).
 
 mod conn;
 pub(crate) mod frame;
 pub(crate) mod hpack;
 mod hpack_decode;
 mod hpack_table;
+mod lifecycle;
 mod limits;
 mod recv;
 mod request;
