@@ -131,6 +131,30 @@ pub fn service_config(data: &[u8]) {
     }
 }
 
+/// The native HTTP/2 transport's parsers: frames (with padding and size checks), HPACK
+/// decoding under a small list limit, and request-head validation.
+pub fn http2_frames(data: &[u8]) {
+    use crate::transport::http2::{frame, hpack};
+    let mut decoder = hpack::Decoder::new(4096);
+    let mut rest = data;
+    while rest.len() >= frame::HEADER_LEN {
+        let head = frame::Head::parse(rest);
+        let len = (head.len as usize).min(rest.len() - frame::HEADER_LEN);
+        let payload = Bytes::copy_from_slice(&rest[frame::HEADER_LEN..frame::HEADER_LEN + len]);
+        rest = &rest[frame::HEADER_LEN + len..];
+        let head = frame::Head {
+            len: len as u32,
+            ..head
+        };
+        if let Ok(frame::Frame::Headers { fragment, .. }) = frame::parse(head, payload) {
+            if let Ok(block) = decoder.decode(&fragment) {
+                let _ = crate::transport::http2::request_head(block.fields);
+            }
+        }
+    }
+    let _ = hpack::Decoder::new(1 << 20).decode(data);
+}
+
 /// A whole server connection fed raw bytes (preface, frames, garbage): it must end, quickly.
 pub fn server_connection(data: &[u8]) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -298,6 +322,7 @@ mod tests {
             http1_request(&input);
             service_config(&input);
             lb_config(&input);
+            http2_frames(&input);
         }
         for input in inputs().take(20) {
             server_connection(&input);

@@ -81,11 +81,25 @@ fn main() {
     let args = bench::args_or_exit("bench-server");
     let runtime = args.runtime().expect("tokio runtime");
     runtime.block_on(async move {
+        // RILL_SERVER_TRANSPORT=native|h2 picks the HTTP/2 backend (default: the library's).
+        let mut server = rill::server::Server::builder();
+        let backend = std::env::var("RILL_SERVER_TRANSPORT").ok();
+        if let Some(name) = &backend {
+            match rill::server::Http2Backend::from_name(name) {
+                Some(backend) => server = server.http2_backend(backend),
+                None => {
+                    eprintln!("bench-server: RILL_SERVER_TRANSPORT must be native or h2");
+                    std::process::exit(2);
+                }
+            }
+        }
         eprintln!(
-            "rill bench-server on {} ({} worker(s))",
-            args.listen, args.workers
+            "rill bench-server on {} ({} worker(s), transport {})",
+            args.listen,
+            args.workers,
+            backend.as_deref().unwrap_or("default")
         );
-        if let Err(err) = rill::server::Server::builder()
+        if let Err(err) = server
             .add_service(BenchmarkServiceServer::new(Bench))
             .serve(args.listen)
             .await

@@ -42,9 +42,17 @@ pub const ECHO_TRAILING_KEY: &str = "x-grpc-test-echo-trailing-bin";
 /// server, so that very_large_request (10 MiB) fits.
 pub const MAX_REQUEST_SIZE: usize = 16 * 1024 * 1024;
 
-/// A rill server hosting [`TestServiceImpl`], configured as interop servers are.
+/// A rill server hosting [`TestServiceImpl`], configured as interop servers are. The
+/// HTTP/2 backend comes from `RILL_SERVER_TRANSPORT` (`native` or `h2`) when it is set.
 pub fn interop_server() -> rill::server::Server {
-    rill::server::Server::builder()
+    let mut server = rill::server::Server::builder();
+    if let Ok(name) = std::env::var("RILL_SERVER_TRANSPORT") {
+        match rill::server::Http2Backend::from_name(&name) {
+            Some(backend) => server = server.http2_backend(backend),
+            None => eprintln!("RILL_SERVER_TRANSPORT={name:?} is not native or h2; ignored"),
+        }
+    }
+    server
         .max_decoding_message_size(MAX_REQUEST_SIZE)
         .add_service(TestServiceServer::new(TestServiceImpl))
 }

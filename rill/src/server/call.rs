@@ -140,13 +140,24 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
     };
     // The method glue resolved the handler's compression choice (Response::set_compression).
     let response_encoding = response.call_compression().resolve(response_encoding);
-    let (metadata, super::layer::ResponseBody(body), trailers) = response.into_parts();
+    let (metadata, super::layer::ResponseBody(mut body), trailers) = response.into_parts();
     let mut head = grpc_response_head(config);
     if let Some(encoding) = response_encoding {
         head.headers_mut()
             .insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
     }
     metadata.extend_headers(head.headers_mut());
+    // Unary fast path: headers, message and trailers leave together where the transport can.
+    if let RawBody::Once(frame) = body {
+        if responder.sends_unary_at_once() {
+            let mut trailer_map = HeaderMap::new();
+            Status::new(crate::Code::Ok, "").add_to_headers(&mut trailer_map);
+            trailers.extend_headers(&mut trailer_map);
+            let _ = responder.send_unary(head, frame, trailer_map);
+            return;
+        }
+        body = RawBody::Once(frame);
+    }
     let Ok(mut send) = responder.send_headers(head) else {
         return;
     };

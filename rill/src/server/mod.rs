@@ -9,6 +9,7 @@
 //! # }
 //! ```
 
+mod backend;
 mod call;
 mod layer;
 mod router;
@@ -26,6 +27,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use backend::Http2Backend;
 pub use layer::{Body, ResponseBody, Routes};
 pub use router::GrpcMethod;
 pub use service::{Method, NamedService, Service};
@@ -226,6 +228,42 @@ impl Server {
     /// grpc-go's `MaxConnectionIdle`; default: never.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.conn.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Picks the HTTP/2 implementation; see [`Http2Backend`].
+    pub fn http2_backend(mut self, backend: Http2Backend) -> Self {
+        self.conn.backend = backend.to_transport();
+        self
+    }
+
+    /// Keepalive enforcement, as grpc-go's `keepalive.EnforcementPolicy`: a client that pings
+    /// more often than `min_time` (default 5 min), or pings with no call open while
+    /// `permit_without_stream` is false (the default), gets a strike; after two strikes the
+    /// connection is closed with GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings"). Native backend.
+    pub fn keepalive_enforcement(
+        mut self,
+        min_time: Duration,
+        permit_without_stream: bool,
+    ) -> Self {
+        self.conn.keepalive_min_time = min_time;
+        self.conn.keepalive_permit_without_stream = permit_without_stream;
+        self
+    }
+
+    /// Drains connections older than `age` (GOAWAY, then close once their calls end), as
+    /// grpc-go's `MaxConnectionAge`, so clients reconnect and rebalance; default: never.
+    /// Native backend.
+    pub fn max_connection_age(mut self, age: Duration) -> Self {
+        self.conn.max_connection_age = Some(age);
+        self
+    }
+
+    /// After [`max_connection_age`](Self::max_connection_age), how long calls still running
+    /// may take before the connection is closed anyway (grpc-go's `MaxConnectionAgeGrace`);
+    /// default: wait for them. Native backend.
+    pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
+        self.conn.max_connection_age_grace = Some(grace);
         self
     }
 

@@ -3,10 +3,14 @@
 //! Upward it exposes "a call": request/response heads as `http` types, a body of DATA chunks
 //! with flow control released as the reader consumes them (`RecvBody`), a sender that waits
 //! for flow-control capacity (`SendBody`), trailers and resets. Nothing h2-specific leaks out.
+//!
+//! The server side runs on one of two HTTP/2 implementations, chosen per server: h2, or
+//! rill's own connection in `http2/` (one task per connection, no lock across streams).
 
 mod body;
 pub(crate) mod client;
 pub(crate) mod http1;
+pub(crate) mod http2;
 mod io;
 pub(crate) mod server;
 

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::body::reset_status;
+use super::http2::stream::NativeResponder;
 use super::{status_from_h2, BoxIo, RecvBody, SendBody};
 use crate::Status;
 
@@ -27,6 +28,23 @@ pub(crate) struct ConnConfig {
     pub(crate) handshake_timeout: Duration,
     /// Close (GOAWAY) a connection that has had no open stream for this long.
     pub(crate) idle_timeout: Option<Duration>,
+    /// Which HTTP/2 implementation serves connections.
+    pub(crate) backend: Backend,
+    /// Keepalive enforcement (native backend): minimum time between client pings.
+    pub(crate) keepalive_min_time: Duration,
+    /// Keepalive enforcement (native backend): whether pings without streams are allowed.
+    pub(crate) keepalive_permit_without_stream: bool,
+    /// Native backend: drain (two-phase GOAWAY) a connection this old...
+    pub(crate) max_connection_age: Option<Duration>,
+    /// ...and close it this long after that, calls or not.
+    pub(crate) max_connection_age_grace: Option<Duration>,
+}
+
+/// The HTTP/2 implementation behind a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    H2,
+    Native,
 }
 
 impl Default for ConnConfig {
@@ -39,6 +57,11 @@ impl Default for ConnConfig {
             max_frame_size: 16 * 1024,
             handshake_timeout: Duration::from_secs(20),
             idle_timeout: None,
+            backend: Backend::Native,
+            keepalive_min_time: Duration::from_secs(5 * 60),
+            keepalive_permit_without_stream: false,
+            max_connection_age: None,
+            max_connection_age_grace: None,
         }
     }
 }
@@ -65,32 +88,70 @@ pub(crate) type StreamHandler =
     Arc<dyn Fn(IncomingStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Sends the response head of one stream.
-pub(crate) struct Responder {
-    inner: h2::server::SendResponse<Bytes>,
+pub(crate) enum Responder {
+    H2(h2::server::SendResponse<Bytes>),
+    Native(NativeResponder),
 }
 
 impl Responder {
+    pub(crate) fn native(inner: NativeResponder) -> Self {
+        Responder::Native(inner)
+    }
+
     /// Sends response headers and returns the body sender.
     pub(crate) fn send_headers(&mut self, head: http::Response<()>) -> Result<SendBody, Status> {
-        self.inner
-            .send_response(head, false)
-            .map(SendBody::new)
-            .map_err(status_from_h2)
+        match self {
+            Responder::H2(inner) => inner
+                .send_response(head, false)
+                .map(SendBody::new)
+                .map_err(status_from_h2),
+            Responder::Native(inner) => inner.send_headers(head).map(SendBody::native),
+        }
+    }
+
+    /// Whether [`send_unary`](Self::send_unary) is available: the native transport sends
+    /// headers, message and trailers as one unit.
+    pub(crate) fn sends_unary_at_once(&self) -> bool {
+        matches!(self, Responder::Native(_))
+    }
+
+    /// The whole response of a unary call at once (native transport; h2 sends the parts in
+    /// turn without waiting for flow control).
+    pub(crate) fn send_unary(
+        &mut self,
+        head: http::Response<()>,
+        data: Bytes,
+        trailers: http::HeaderMap,
+    ) -> Result<(), Status> {
+        match self {
+            Responder::H2(inner) => {
+                let mut send = inner.send_response(head, false).map_err(status_from_h2)?;
+                send.send_data(data, false).map_err(status_from_h2)?;
+                send.send_trailers(trailers).map_err(status_from_h2)
+            }
+            Responder::Native(inner) => inner.send_unary(head, data, trailers),
+        }
     }
 
     /// Sends headers that end the stream: a Trailers-Only gRPC response or a plain HTTP error.
     pub(crate) fn send_final(&mut self, head: http::Response<()>) -> Result<(), Status> {
-        self.inner
-            .send_response(head, true)
-            .map(drop)
-            .map_err(status_from_h2)
+        match self {
+            Responder::H2(inner) => inner
+                .send_response(head, true)
+                .map(drop)
+                .map_err(status_from_h2),
+            Responder::Native(inner) => inner.send_final(head),
+        }
     }
 
     /// Ready when the client resets the stream before response headers are sent.
     pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
-        match ready!(self.inner.poll_reset(cx)) {
-            Ok(reason) => Poll::Ready(reset_status(reason)),
-            Err(err) => Poll::Ready(status_from_h2(err)),
+        match self {
+            Responder::H2(inner) => match ready!(inner.poll_reset(cx)) {
+                Ok(reason) => Poll::Ready(reset_status(reason)),
+                Err(err) => Poll::Ready(status_from_h2(err)),
+            },
+            Responder::Native(inner) => inner.poll_reset(cx),
         }
     }
 }
@@ -103,6 +164,9 @@ pub(crate) async fn serve_connection(
     handler: StreamHandler,
     shutdown: CancellationToken,
 ) {
+    if config.backend == Backend::Native {
+        return super::http2::serve(io, config, info, handler, shutdown).await;
+    }
     let mut builder = h2::server::Builder::new();
     builder
         .max_header_list_size(config.max_header_list_size)
@@ -163,7 +227,7 @@ pub(crate) async fn serve_connection(
                 let stream = IncomingStream {
                     head,
                     body: RecvBody::new(body),
-                    responder: Responder { inner: respond },
+                    responder: Responder::H2(respond),
                     info: info.clone(),
                 };
                 let guard = activity.start();

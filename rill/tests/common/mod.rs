@@ -188,7 +188,31 @@ pub fn duplex_pair(server: Server) -> Client {
 pub fn echo_server() -> (Server, Arc<Probe>) {
     let echo = Echo::default();
     let probe = echo.probe.clone();
-    (Server::builder().add_service(echo), probe)
+    (server_builder().add_service(echo), probe)
+}
+
+/// The server's HTTP/2 backend for this test binary: test files named `*_native.rs` or
+/// `*_h2.rs` re-run a suite (by `include!`) against that backend; others use the default.
+pub fn backend() -> Option<rill::server::Http2Backend> {
+    let exe = std::env::current_exe().ok()?;
+    let name = exe.file_stem()?.to_str()?;
+    // Cargo names test binaries `<file>-<hash>`.
+    let file = name.rsplit_once('-').map_or(name, |(file, _)| file);
+    if file.ends_with("_native") {
+        Some(rill::server::Http2Backend::Native)
+    } else if file.ends_with("_h2") {
+        Some(rill::server::Http2Backend::H2)
+    } else {
+        None
+    }
+}
+
+/// `Server::builder()` on this test binary's backend.
+pub fn server_builder() -> Server {
+    match backend() {
+        Some(backend) => Server::builder().http2_backend(backend),
+        None => Server::builder(),
+    }
 }
 
 /// Serves `server` on a free loopback port; returns the address and a shutdown trigger.

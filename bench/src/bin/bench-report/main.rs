@@ -19,6 +19,7 @@ mod plots;
 /// Servers in the order of the tables; the key is what `bench/run` writes.
 const SERVERS: &[(&str, &str)] = &[
     ("rill", "rill"),
+    ("rillh2", "rill on h2"),
     ("tonic", "tonic"),
     ("go", "grpc-go"),
     ("cpp", "gRPC C++"),

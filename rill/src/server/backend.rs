@@ -1,0 +1,50 @@
+//! Which HTTP/2 implementation a server runs on.
+
+use crate::transport::server::Backend;
+
+/// The HTTP/2 implementation that serves a [`Server`](super::Server)'s connections.
+///
+/// Both speak the same gRPC over HTTP/2 (RFC 9113) and enforce the same limits; they differ
+/// in speed. `Native` is rill's own connection built for gRPC: one task owns each
+/// connection, frames of many streams leave in one write, and a unary response is one unit.
+/// `H2` runs on the `h2` crate.
+///
+/// ```
+/// use rill::server::{Http2Backend, Server};
+/// let server = Server::builder().http2_backend(Http2Backend::H2);
+/// # drop(server);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Http2Backend {
+    /// rill's own HTTP/2 server connection (the default).
+    #[default]
+    Native,
+    /// The `h2` crate.
+    H2,
+}
+
+impl Http2Backend {
+    /// Parses `native` or `h2` (as in the `RILL_SERVER_TRANSPORT` variable the bench and
+    /// interop servers read); `None` for anything else.
+    ///
+    /// ```
+    /// use rill::server::Http2Backend;
+    /// assert_eq!(Http2Backend::from_name("h2"), Some(Http2Backend::H2));
+    /// assert_eq!(Http2Backend::from_name("spdy"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Http2Backend> {
+        match name {
+            "native" => Some(Http2Backend::Native),
+            "h2" => Some(Http2Backend::H2),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn to_transport(self) -> Backend {
+        match self {
+            Http2Backend::Native => Backend::Native,
+            Http2Backend::H2 => Backend::H2,
+        }
+    }
+}

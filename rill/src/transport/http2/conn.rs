@@ -1,0 +1,360 @@
+//! One server connection, owned by one task: it reads frames and hands them to streams,
+//! takes commands from stream handles, and writes the frames of many streams per turn.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::time::Sleep;
+use tokio_util::sync::CancellationToken;
+
+use super::frame::{self, Reason};
+use super::hpack;
+use super::limits::{KeepalivePolicy, ResetBudget};
+use super::stream::{Command, CommandTx, Shared};
+use super::write::WriteBuf;
+use crate::transport::server::{ConnConfig, ConnectionInfo, StreamHandler};
+use crate::transport::BoxIo;
+use crate::Status;
+
+/// Stop reading the peer while this much output waits (a peer that does not read its acks).
+pub(super) const WRITE_HIGH: usize = 256 * 1024;
+/// Work done per wake-up before yielding to other tasks.
+const TURN_BUDGET: usize = 32;
+
+/// Stream ids are small odd integers: a multiplicative hash spreads them over the table's
+/// high and low bits for a fraction of SipHash's cost (ids are chosen by the peer, but they
+/// must increase, so there is no collision attack to mount).
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(super) type StreamMap = HashMap<u32, StreamState, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// One piece of a stream's response, in order.
+pub(super) enum Out {
+    Headers(Bytes, bool),
+    Data(Bytes, bool),
+    Trailers(Bytes),
+}
+
+pub(super) struct StreamState {
+    pub(super) shared: Arc<Shared>,
+    pub(super) recv_closed: bool,
+    pub(super) send_closed: bool,
+    pub(super) recv_window: i64,
+    pub(super) recv_unacked: u32,
+    /// Bytes handed to the reader and not yet reported consumed.
+    pub(super) recv_unreported: usize,
+    pub(super) send_window: i64,
+    pub(super) queue: VecDeque<Out>,
+    pub(super) scheduled: bool,
+    pub(super) content_length: Option<u64>,
+    pub(super) received: u64,
+}
+
+/// Where a graceful shutdown stands (grpc-go's two-phase GOAWAY).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drain {
+    Serving,
+    /// GOAWAY(2^31-1) and a PING sent; waiting for the ack before announcing the last stream.
+    Announced(Instant),
+    /// GOAWAY with the last stream sent: close when the streams end.
+    Final,
+}
+
+pub(super) struct Conn {
+    pub(super) io: BoxIo,
+    pub(super) config: ConnConfig,
+    pub(super) info: ConnectionInfo,
+    pub(super) handler: StreamHandler,
+    pub(super) rx: UnboundedReceiver<Command>,
+    pub(super) tx: CommandTx,
+    pub(super) rbuf: BytesMut,
+    pub(super) wbuf: WriteBuf,
+    pub(super) decoder: hpack::Decoder,
+    pub(super) streams: StreamMap,
+    pub(super) ready: VecDeque<u32>,
+    /// Highest stream id the peer opened.
+    pub(super) last_peer_stream: u32,
+    /// Streams we reset recently: frames still in flight for them are ignored.
+    pub(super) recently_reset: VecDeque<u32>,
+    /// Streams that closed recently: new frames on them are STREAM_CLOSED, not unexpected ids.
+    pub(super) recently_closed: VecDeque<u32>,
+    /// A header block still waiting for CONTINUATION frames.
+    pub(super) partial: Option<super::recv::PartialBlock>,
+    pub(super) preface_seen: bool,
+    pub(super) settings_seen: bool,
+    pub(super) conn_recv_window: i64,
+    pub(super) conn_recv_unacked: u32,
+    pub(super) conn_send_window: i64,
+    pub(super) peer_initial_window: u32,
+    pub(super) peer_max_frame: u32,
+    pub(super) drain: Drain,
+    /// After a connection error or at the end: flush what is queued, then close.
+    pub(super) closing: bool,
+    pub(super) closing_since: Option<Instant>,
+    pub(super) peer_goaway: bool,
+    pub(super) resets: ResetBudget,
+    pub(super) keepalive: KeepalivePolicy,
+    pub(super) started: Instant,
+    pub(super) idle_since: Option<Instant>,
+}
+
+/// Serves one connection with the native transport.
+pub(crate) async fn serve(
+    io: BoxIo,
+    config: &ConnConfig,
+    info: ConnectionInfo,
+    handler: StreamHandler,
+    shutdown: CancellationToken,
+) {
+    let (tx, rx) = unbounded_channel();
+    let now = Instant::now();
+    let mut conn = Conn {
+        io,
+        config: config.clone(),
+        info,
+        handler,
+        rx,
+        tx,
+        rbuf: BytesMut::with_capacity(16 * 1024),
+        wbuf: WriteBuf::default(),
+        decoder: hpack::Decoder::new(config.max_header_list_size),
+        streams: StreamMap::default(),
+        ready: VecDeque::new(),
+        last_peer_stream: 0,
+        recently_reset: VecDeque::new(),
+        recently_closed: VecDeque::new(),
+        partial: None,
+        preface_seen: false,
+        settings_seen: false,
+        conn_recv_window: i64::from(config.initial_connection_window.max(frame::DEFAULT_WINDOW)),
+        conn_recv_unacked: 0,
+        conn_send_window: i64::from(frame::DEFAULT_WINDOW),
+        peer_initial_window: frame::DEFAULT_WINDOW,
+        peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
+        drain: Drain::Serving,
+        closing: false,
+        closing_since: None,
+        peer_goaway: false,
+        resets: ResetBudget::new(now),
+        keepalive: KeepalivePolicy::new(
+            config.keepalive_min_time,
+            config.keepalive_permit_without_stream,
+        ),
+        started: now,
+        idle_since: Some(now),
+    };
+    conn.send_preface();
+    let mut shutdown = std::pin::pin!(shutdown.cancelled_owned());
+    let mut timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
+    let mut armed: Option<Instant> = None;
+    poll_fn(|cx| {
+        if conn.drain == Drain::Serving && !conn.closing && shutdown.as_mut().poll(cx).is_ready() {
+            conn.start_drain();
+        }
+        conn.poll_timers(&mut timer, &mut armed, cx);
+        let turn = conn.poll_turn(cx);
+        if turn.is_pending() && conn.closing && conn.linger_over(&mut timer, &mut armed, cx) {
+            // The peer does not take our last frames: give up on it.
+            return Poll::Ready(());
+        }
+        turn
+    })
+    .await;
+}
+
+impl Drop for Conn {
+    /// Aborted (a shutdown grace period ran out) or done: no handler waits forever.
+    fn drop(&mut self) {
+        self.fail_all_streams();
+    }
+}
+
+impl Conn {
+    fn send_preface(&mut self) {
+        let c = &self.config;
+        let mut settings = vec![
+            (0x1, hpack::HEADER_TABLE_SIZE as u32),
+            (0x2, 0), // ENABLE_PUSH: servers never push
+            (0x4, c.initial_stream_window),
+            (0x6, c.max_header_list_size),
+        ];
+        if let Some(n) = c.max_concurrent_streams {
+            settings.push((0x3, n));
+        }
+        if c.max_frame_size != frame::DEFAULT_MAX_FRAME_SIZE {
+            settings.push((0x5, c.max_frame_size));
+        }
+        frame::put_settings(&mut self.wbuf.cur, &settings);
+        let extra = c
+            .initial_connection_window
+            .saturating_sub(frame::DEFAULT_WINDOW);
+        if extra > 0 {
+            frame::put_window_update(&mut self.wbuf.cur, 0, extra);
+        }
+    }
+
+    /// GOAWAY and close after flushing (a connection error, idle, or the end of a drain).
+    pub(super) fn close(&mut self, reason: Reason, debug: &[u8]) {
+        if self.closing {
+            return;
+        }
+        if self.preface_seen || reason == Reason::NO_ERROR {
+            frame::put_goaway(&mut self.wbuf.cur, self.last_peer_stream, reason, debug);
+        }
+        self.closing = true;
+        self.fail_all_streams();
+    }
+
+    pub(super) fn fail_all_streams(&mut self) {
+        for (_, s) in self.streams.drain() {
+            s.shared.reset(Status::unavailable("connection closed"));
+        }
+        self.ready.clear();
+    }
+
+    /// One wake-up: commands, reads, scheduled data, writes; until nothing moves.
+    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..TURN_BUDGET {
+            let mut progress = false;
+            while !self.closing {
+                match self.rx.poll_recv(cx) {
+                    Poll::Ready(Some(cmd)) => {
+                        self.on_command(cmd);
+                        progress = true;
+                    }
+                    _ => break,
+                }
+            }
+            if !self.closing && self.wbuf.len() < WRITE_HIGH {
+                match self.poll_read(cx) {
+                    Poll::Ready(true) => progress = true,
+                    Poll::Ready(false) => {
+                        // EOF or a read error: nothing more will come.
+                        self.closing = true;
+                        self.fail_all_streams();
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            self.flush_streams();
+            if self.drain == Drain::Final && self.streams.is_empty() && !self.closing {
+                self.closing = true;
+            }
+            match self.wbuf.poll_write(Pin::new(&mut self.io), cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Poll::Ready(Err(_)) = Pin::new(&mut self.io).poll_flush(cx) {
+                        return Poll::Ready(());
+                    }
+                    if self.closing {
+                        let _ = Pin::new(&mut self.io).poll_shutdown(cx);
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Reads what the socket has and handles every complete frame; `Ready(false)` at EOF.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(16 * 1024);
+        }
+        let n = match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(_)) => return Poll::Ready(false),
+            Poll::Pending => return Poll::Pending,
+        };
+        if n == 0 {
+            return Poll::Ready(false);
+        }
+        if let Err(err) = self.on_bytes() {
+            self.on_error(err);
+        }
+        Poll::Ready(true)
+    }
+
+    pub(super) fn on_error(&mut self, err: frame::H2Error) {
+        match err {
+            frame::H2Error::Connection(reason, why) => {
+                tracing::debug!(remote_addr = ?self.info.remote_addr, %reason, why, "http/2 connection error");
+                self.close(reason, why.as_bytes());
+            }
+            frame::H2Error::Stream(id, reason) => self.reset_stream(id, reason, true),
+        }
+    }
+
+    /// Sends RST_STREAM and forgets the stream; `peer_fault` counts toward the reset budget.
+    pub(super) fn reset_stream(&mut self, id: u32, reason: Reason, peer_fault: bool) {
+        frame::put_rst(&mut self.wbuf.cur, id, reason);
+        if let Some(s) = self.remove_stream(id) {
+            s.shared
+                .reset(Status::internal(format!("stream error: {reason}")));
+        }
+        self.remember_reset(id);
+        if peer_fault && !self.resets.spend(Instant::now()) {
+            self.close(Reason::ENHANCE_YOUR_CALM, b"too many stream errors");
+        }
+    }
+
+    pub(super) fn remember_reset(&mut self, id: u32) {
+        if self.recently_reset.len() >= 64 {
+            self.recently_reset.pop_front();
+        }
+        self.recently_reset.push_back(id);
+    }
+
+    /// Removes a stream; credit for data its reader never consumed goes back to the peer.
+    pub(super) fn remove_stream(&mut self, id: u32) -> Option<StreamState> {
+        let s = self.streams.remove(&id)?;
+        if self.recently_closed.len() >= 128 {
+            self.recently_closed.pop_front();
+        }
+        self.recently_closed.push_back(id);
+        self.return_conn_credit(s.recv_unreported);
+        if self.streams.is_empty() {
+            self.idle_since = Some(Instant::now());
+        }
+        Some(s)
+    }
+
+    pub(super) fn return_conn_credit(&mut self, n: usize) {
+        self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(n as u32);
+        let threshold = self.config.initial_connection_window / 4;
+        if self.conn_recv_unacked > 0 && self.conn_recv_unacked >= threshold {
+            frame::put_window_update(&mut self.wbuf.cur, 0, self.conn_recv_unacked);
+            self.conn_recv_window += i64::from(self.conn_recv_unacked);
+            self.conn_recv_unacked = 0;
+        }
+    }
+}
