@@ -26,16 +26,23 @@ impl Conn {
                 }
                 let end = end || trailers.is_some();
                 let only_headers = data.is_none() && trailers.is_none();
+                // Whether one of this command's frames carries END_STREAM.
+                let mut ended = false;
                 if let Some(h) = headers {
+                    ended |= end && only_headers;
                     s.queue.push_back(Out::Headers(h, end && only_headers));
                 }
                 if let Some(d) = data {
+                    ended |= end && trailers.is_none();
                     s.queue.push_back(Out::Data(d, end && trailers.is_none()));
                 }
                 if let Some(t) = trailers {
+                    ended = true;
                     s.queue.push_back(Out::Trailers(t));
                 }
-                if end && s.queue.is_empty() {
+                // An end with nothing to carry it (a body finished without trailers, as
+                // gRPC-Web's is) still needs a frame, even behind data still queued.
+                if end && !ended {
                     s.queue.push_back(Out::Data(Bytes::new(), true));
                 }
                 s.send_closed |= end;
