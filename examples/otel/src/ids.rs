@@ -51,9 +51,14 @@ impl IdGenerator for RillIdGenerator {
 
 /// A tracer for `tracing_opentelemetry::layer().with_tracer(..)` that starts rill's spans
 /// (`rpc.system = "grpc"` with rill's `trace_id` and `span_id` fields) with rill's ids: its
-/// trace id, its span id, and its parent (the caller's span, remote or local); other spans
-/// start as the inner tracer starts them. The inner tracer's provider needs
-/// [`RillIdGenerator`].
+/// trace id, its span id, and its parent (the caller's span, remote or local, with the
+/// caller's sampled flag: the SDK's default parent-based sampler drops what the caller did
+/// not sample); other spans start as the inner tracer starts them. The inner tracer's
+/// provider needs [`RillIdGenerator`].
+///
+/// The SDK's sampler decides whether a span is recorded; rill decides the flags it sends
+/// (a new trace is sampled), so a ratio sampler at the root makes unrecorded spans whose
+/// children downstream are still sampled.
 #[derive(Clone, Debug)]
 pub struct RillTracer<T> {
     inner: T,
@@ -71,6 +76,7 @@ struct RillIds {
     trace_id: TraceId,
     span_id: SpanId,
     parent_span_id: Option<SpanId>,
+    flags: TraceFlags,
 }
 
 fn rill_ids(builder: &SpanBuilder) -> Option<RillIds> {
@@ -91,10 +97,18 @@ fn rill_ids(builder: &SpanBuilder) -> Option<RillIds> {
     let trace_id = TraceId::from_hex(&hex("trace_id")?).ok()?;
     let span_id = SpanId::from_hex(&hex("span_id")?).ok()?;
     let parent_span_id = hex("parent_span_id").and_then(|h| SpanId::from_hex(&h).ok());
+    // An integer field: tracing-opentelemetry records it as a string or an i64.
+    let flags = match get("trace_flags") {
+        Some(Value::I64(flags)) => u8::try_from(*flags).ok()?,
+        Some(Value::String(flags)) => flags.as_str().parse().ok()?,
+        _ => TraceFlags::SAMPLED.to_u8(),
+    };
+    let flags = TraceFlags::new(flags);
     (trace_id != TraceId::INVALID && span_id != SpanId::INVALID).then_some(RillIds {
         trace_id,
         span_id,
         parent_span_id,
+        flags,
     })
 }
 
@@ -112,11 +126,12 @@ impl<T: Tracer> Tracer for RillTracer<T> {
                 parent_cx.clone()
             }
             // The caller's span: in another process (a server span), or a span rill learnt
-            // from the request (its `TraceContext` extension or `traceparent` metadata).
+            // from the request (its `TraceContext` extension or `traceparent` metadata). Its
+            // flags let a parent-based sampler follow the caller's sampling decision.
             Some(parent) => parent_cx.with_remote_span_context(SpanContext::new(
                 ids.trace_id,
                 parent,
-                TraceFlags::SAMPLED,
+                ids.flags,
                 true,
                 TraceState::default(),
             )),

@@ -255,3 +255,30 @@ async fn a_call_made_in_an_application_span_joins_its_trace() {
         client_span.span_context.span_id()
     );
 }
+
+/// The caller's sampled flag reaches the SDK's (default, parent-based) sampler: a trace the
+/// caller did not sample exports no span here, its own calls downstream included; the same
+/// call with the flag set exports them all.
+#[tokio::test]
+async fn a_caller_that_did_not_sample_gets_no_spans_exported() {
+    let (exporter, _provider, _guard) = otel();
+    let addr = demo::serve().await.unwrap();
+    let bare = Client::new(Channel::connect(&format!("http://{addr}")).await.unwrap());
+    for flags in ["00", "01"] {
+        let mut request = hello("sampling");
+        let traceparent = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}");
+        request
+            .metadata_mut()
+            .insert("traceparent", &traceparent)
+            .unwrap();
+        let reply = bare.unary::<Hello, Hello>(RELAY, request).await.unwrap();
+        // rill passes the flag on to the relayed call.
+        assert!(reply.get_ref().traceparent.ends_with(flags), "{reply:?}");
+        let spans = exporter.get_finished_spans().unwrap();
+        let expected = if flags == "00" { 0 } else { 3 };
+        assert_eq!(spans.len(), expected, "flags {flags}: {spans:#?}");
+    }
+    let spans = exporter.get_finished_spans().unwrap();
+    let relay_server = find(&spans, "demo.Greeter/Relay", SpanKind::Server);
+    assert_eq!(relay_server.parent_span_id.to_string(), "00f067aa0ba902b7");
+}
