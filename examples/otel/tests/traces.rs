@@ -4,33 +4,13 @@
 
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceContextExt, TraceId, TracerProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use otel_example::demo::{self, Hello, RELAY, SAY_HELLO};
-use otel_example::{RillIdGenerator, RillTracer};
 use rill::{Channel, Client, Code, Request};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::Layer as _;
 
-/// The exporter, and the subscriber guard that sends this thread's spans to it (the tests
-/// run on a current-thread runtime: the server's tasks are polled on this thread too).
-fn otel() -> (
-    InMemorySpanExporter,
-    SdkTracerProvider,
-    tracing::subscriber::DefaultGuard,
-) {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_id_generator(RillIdGenerator::default())
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let layer = tracing_opentelemetry::layer()
-        .with_tracer(RillTracer::new(provider.tracer("test")))
-        .with_filter(LevelFilter::INFO);
-    let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
-    (exporter, provider, guard)
-}
+mod common;
+use common::otel;
 
 fn hello(name: &str) -> Request<Hello> {
     Request::new(Hello {
