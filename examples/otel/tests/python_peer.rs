@@ -27,7 +27,7 @@ fn script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_peer.py")
 }
 
-fn only<'a>(spans: &'a [SpanData], kind: SpanKind) -> &'a SpanData {
+fn only(spans: &[SpanData], kind: SpanKind) -> &SpanData {
     let found: Vec<_> = spans.iter().filter(|s| s.span_kind == kind).collect();
     assert_eq!(found.len(), 1, "{kind:?} in {spans:#?}");
     found[0]
