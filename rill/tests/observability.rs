@@ -224,6 +224,9 @@ async fn the_server_span_continues_the_client_trace() {
         client_span.field("span_id")
     );
     assert_ne!(server_span.field("span_id"), client_span.field("span_id"));
+    // A new trace is sampled; the server continues the caller's flags.
+    assert_eq!(client_span.field("trace_flags"), "1");
+    assert_eq!(server_span.field("trace_flags"), "1");
     // The handler saw the server span's context.
     assert_eq!(handler["trace"], server_span.field("trace_id"));
     assert_eq!(handler["parent"], client_span.field("span_id"));

@@ -15,9 +15,10 @@ use crate::{Code, Request};
 /// `rpc.service`, `rpc.method`, `network.peer.address` / `network.peer.port` (server) or
 /// `server.address` (client), and at the end `rpc.grpc.status_code`, `otel.status_code`
 /// (`ERROR` as the conventions define it) and `duration_ms`; plus `trace_id`, `span_id`
-/// and `parent_span_id` (hex): the W3C ids that travel in `traceparent`. With
-/// `tracing-opentelemetry`, the `otel.*` fields become the exported span's name, kind and
-/// status (its ids are that crate's own; the W3C ones are attributes).
+/// and `parent_span_id` (hex) and `trace_flags` (bit 0: sampled): the W3C context that
+/// travels in `traceparent`. With `tracing-opentelemetry`, the `otel.*` fields become the
+/// exported span's name, kind and status; its ids are the SDK's own unless the tracer
+/// starts rill's spans with the W3C ids above, as `examples/otel`'s `RillTracer` does.
 ///
 /// - Server: the call's [`TraceContext`] continues the caller's `traceparent` (or starts a
 ///   new trace) and is a request extension for the handler; while the handler runs it is
@@ -89,6 +90,7 @@ impl Observe for TracingLayer {
                     trace_id = %context.trace_id(),
                     span_id = %context.span_id(),
                     parent_span_id = Empty,
+                    trace_flags = context.flags(),
                     duration_ms = Empty,
                 );
                 if let Some(peer) = call.peer {
@@ -127,6 +129,7 @@ impl Observe for TracingLayer {
                     trace_id = %context.trace_id(),
                     span_id = %context.span_id(),
                     parent_span_id = Empty,
+                    trace_flags = context.flags(),
                     duration_ms = Empty,
                 );
                 if let Some(parent) = context.parent_span_id() {
