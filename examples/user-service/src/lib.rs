@@ -1,7 +1,9 @@
 //! The rill demo: `UserService` (GetUser, ListUsers, CreateUsers, ChatStream) on SQLite.
 //!
 //! Run the server with `cargo run -p user-service --bin user-server` and exercise it with
-//! `cargo run -p user-service --bin user-client`.
+//! `cargo run -p user-service --bin user-client`. `user-failover` runs three `user-server`
+//! replicas behind a round_robin channel with a retry policy and kills one mid-run, losing no
+//! call (`cargo build -p user-service --bins && cargo run -p user-service --bin user-failover`).
 
 /// Messages and the generated server and client for `package user`.
 #[allow(missing_docs)]

@@ -156,6 +156,7 @@ impl Channel {
                     idle_timeout: None,
                     ..ConnConfig::default()
                 },
+                keepalive_backoff: Mutex::default(),
             },
         );
         Channel {
@@ -552,6 +553,7 @@ impl Endpoint {
                 backoff: self.backoff,
                 connect_timeout: self.connect_timeout,
                 conn: self.conn_config(),
+                keepalive_backoff: Mutex::default(),
             },
         );
         let calls = ChannelCalls::new(

@@ -27,6 +27,37 @@ pub(crate) struct SubchannelConfig {
     /// MIN_CONNECT_TIMEOUT: the least time an attempt is given.
     pub(crate) connect_timeout: Duration,
     pub(crate) conn: ConnConfig,
+    /// KEEPALIVE_TIME after servers said we ping too often (`None`: `conn.keepalive_time`).
+    /// Channel-wide, as in grpc-go: a reconnect through a new subchannel keeps it.
+    pub(crate) keepalive_backoff: Mutex<Option<Duration>>,
+}
+
+impl SubchannelConfig {
+    /// The KEEPALIVE_TIME new connections use.
+    fn keepalive_time(&self) -> Option<Duration> {
+        let backoff = *self
+            .keepalive_backoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        backoff.or(self.conn.keepalive_time)
+    }
+
+    /// gRFC A8: a server's GOAWAY "too_many_pings" to a connection that pinged every `used`
+    /// doubles the channel's KEEPALIVE_TIME (never lowering it, when several connections
+    /// were told at once).
+    fn too_many_pings(&self, used: Option<Duration>) {
+        let Some(doubled) = used.map(|t| t.saturating_mul(2)) else {
+            return;
+        };
+        let mut backoff = self
+            .keepalive_backoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if backoff.is_none_or(|current| current < doubled) {
+            *backoff = Some(doubled);
+            tracing::warn!(keepalive_time = ?doubled, "server sent too_many_pings; pinging less often");
+        }
+    }
 }
 
 /// A connection to one address, with a [`ConnectivityState`]: what load balancers pick.
@@ -53,7 +84,7 @@ struct Inner {
     reset_backoff: AtomicBool,
     shutdown: CancellationToken,
     stats: Arc<CallStats>,
-    /// KEEPALIVE_TIME, doubled each time the server says we ping too often.
+    /// The KEEPALIVE_TIME of this subchannel's latest connection.
     keepalive_time: Mutex<Option<Duration>>,
 }
 
@@ -101,7 +132,7 @@ impl Subchannel {
         channel: Weak<Control>,
         runtime: Option<&tokio::runtime::Handle>,
     ) -> Subchannel {
-        let keepalive_time = config.conn.keepalive_time;
+        let keepalive_time = config.keepalive_time();
         let activity = channel
             .upgrade()
             .map(|c| c.activity.clone())
@@ -229,11 +260,12 @@ impl Subchannel {
             .connect(address)
             .await
             .map_err(|e| Status::unavailable(format!("connect to {address} failed: {e}")))?;
-        let keepalive = *self
+        let keepalive = self.inner.config.keepalive_time();
+        *self
             .inner
             .keepalive_time
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner) = keepalive;
         Connection::handshake(
             io,
             &self.inner.config.conn,
@@ -355,15 +387,11 @@ impl Subchannel {
             }
         };
         if connection.ended_for_too_many_pings() {
-            // gRFC A8: the server's GOAWAY "too_many_pings" doubles our ping interval.
-            let mut time = inner
+            let used = *inner
                 .keepalive_time
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(time) = time.as_mut() {
-                *time = time.saturating_mul(2);
-                tracing::warn!(keepalive_time = ?*time, "server sent too_many_pings; pinging less often");
-            }
+            inner.config.too_many_pings(used);
         }
         ended
     }
@@ -423,15 +451,27 @@ mod tests {
             backoff: BackoffConfig::default(),
             connect_timeout: Duration::from_secs(5),
             conn,
+            keepalive_backoff: Mutex::default(),
         });
         let runtime = tokio::runtime::Handle::current();
-        let subchannel =
-            Subchannel::new(Address::custom("calm"), config, Weak::new(), Some(&runtime));
+        let subchannel = Subchannel::new(
+            Address::custom("calm"),
+            config.clone(),
+            Weak::new(),
+            Some(&runtime),
+        );
         subchannel.connect();
-        let keepalive = || *subchannel.inner.keepalive_time.lock().unwrap();
+        let keepalive = || config.keepalive_time();
         for _ in 0..200 {
             if keepalive() == Some(Duration::from_secs(20)) {
                 subchannel.shutdown();
+                // Channel-wide: the channel's next subchannel (a reconnect after a resolver
+                // update, another replica) pings every 20 s too.
+                let next = Subchannel::new(Address::custom("calm"), config, Weak::new(), None);
+                assert_eq!(
+                    *next.inner.keepalive_time.lock().unwrap(),
+                    Some(Duration::from_secs(20))
+                );
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -441,5 +481,34 @@ mod tests {
             keepalive(),
             subchannel.state()
         );
+    }
+
+    #[test]
+    fn too_many_pings_doubles_the_time_the_connection_used_never_lowering_it() {
+        let config = SubchannelConfig {
+            connector: Arc::new(calm_down),
+            backoff: BackoffConfig::default(),
+            connect_timeout: Duration::from_secs(5),
+            conn: crate::transport::client::ConnConfig {
+                keepalive_time: Some(Duration::from_secs(10)),
+                ..Default::default()
+            },
+            keepalive_backoff: Mutex::default(),
+        };
+        // (time the told connection used, channel's time after)
+        let cases = [
+            (Some(10), 20),
+            // A second connection that used 10 s too: still 20 s, not 40 s (as grpc-go).
+            (Some(10), 20),
+            (Some(20), 40),
+            // A late GOAWAY to an older, faster connection does not lower it.
+            (Some(10), 40),
+            // Keepalive off on that connection: nothing to double.
+            (None, 40),
+        ];
+        for (used, after) in cases {
+            config.too_many_pings(used.map(Duration::from_secs));
+            assert_eq!(config.keepalive_time(), Some(Duration::from_secs(after)));
+        }
     }
 }
