@@ -653,8 +653,8 @@ async fn outlier_detection_never_ejects_more_than_the_max_share() {
         let _ = who(&client, None).await;
     }
     let got = counts(&replicas);
-    // A50: ejection stops once the ejected share reaches max_ejection_percent, so one of
-    // the two failing replicas is out (25%) and the other keeps getting calls.
+    // No ejection may take the ejected share past max_ejection_percent: one of the two
+    // failing replicas is out (25%) and the other keeps getting calls.
     let serving = got.iter().filter(|c| **c > 0).count();
     assert_eq!(serving, 3, "{got:?}");
     assert!(got[0] > 0 && got[3] > 0, "{got:?}");

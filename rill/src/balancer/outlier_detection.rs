@@ -22,8 +22,9 @@ use crate::Status;
 /// `interval` it compares the backends' call results since the last interval; an ejected
 /// backend looks TRANSIENT_FAILURE to the child (so gets no calls) for
 /// `base_ejection_time × times ejected`, at most `max(base, max_ejection_time)`. No backend
-/// is ejected while `max_ejection_percent` or more of them are out (A50 checks before each
-/// ejection, so the last one may pass the share by one backend). Every non-OK call status
+/// is ejected if that would put more than `max_ejection_percent` of them out (stricter than
+/// A50, which checks the share before each ejection and so may pass it by one backend; with
+/// the default 10% a channel needs 10 backends before one can be ejected). Every non-OK call status
 /// counts as a failure, as in grpc-go.
 ///
 /// ```
@@ -248,7 +249,7 @@ impl Balancer {
                     / n;
                 let threshold = mean - variance.sqrt() * (f64::from(sr.stdev_factor) / 1000.0);
                 for (address, rate) in candidates {
-                    if ejected_count(self) * 100 >= max_percent * total {
+                    if (ejected_count(self) + 1) * 100 > max_percent * total {
                         break;
                     }
                     if rate < threshold
@@ -270,7 +271,7 @@ impl Balancer {
                 .collect();
             if candidates.len() >= fp.minimum_hosts as usize {
                 for address in candidates {
-                    if ejected_count(self) * 100 >= max_percent * total {
+                    if (ejected_count(self) + 1) * 100 > max_percent * total {
                         break;
                     }
                     let (_, failed) = results[&address];
