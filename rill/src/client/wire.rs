@@ -11,7 +11,7 @@ use http::{header, HeaderValue};
 use super::layer::RawStream;
 use super::{Channel, Options};
 use crate::balancer::PickInfo;
-use crate::codec::FrameDecoder;
+use crate::codec::{batch, AfterBatch, FrameDecoder};
 use crate::compression::CompressionEncoding;
 use crate::deadline::format_grpc_timeout;
 use crate::retry::{self, Attempt, Failure, Outcome, Pushback};
@@ -325,48 +325,6 @@ pub(crate) fn no_message_status(status: Status) -> Status {
     }
 }
 
-/// Request messages already waiting are sent together, in one DATA frame of up to this many
-/// bytes: one frame per small message costs the peer per-frame work, and h2-based servers
-/// (tonic's among them) close a connection that sends them faster than they are read
-/// (GOAWAY ENHANCE_YOUR_CALM "too_many_data_frames").
-const BATCH_BYTES: usize = 16 * 1024;
-
-/// What is left after a batch: more frames, the end of the requests, or a failed request.
-enum AfterBatch {
-    More,
-    End,
-    Failed(Status),
-}
-
-/// The next batch: `first` and the frames `frames` has ready right now, up to
-/// [`BATCH_BYTES`]; never waits for a frame that is not ready.
-fn batch(first: Bytes, frames: &mut BoxStream<Bytes>) -> (Bytes, AfterBatch) {
-    use futures_util::FutureExt;
-    let mut joined: Option<bytes::BytesMut> = None;
-    let mut len = first.len();
-    let mut after = AfterBatch::More;
-    while len < BATCH_BYTES {
-        match frames.next().now_or_never() {
-            Some(Some(Ok(frame))) => {
-                len += frame.len();
-                joined
-                    .get_or_insert_with(|| bytes::BytesMut::from(&first[..]))
-                    .extend_from_slice(&frame);
-            }
-            Some(Some(Err(status))) => {
-                after = AfterBatch::Failed(status);
-                break;
-            }
-            Some(None) => {
-                after = AfterBatch::End;
-                break;
-            }
-            None => break,
-        }
-    }
-    (joined.map_or(first, bytes::BytesMut::freeze), after)
-}
-
 /// Pumps request frames into the stream, then half-closes it (with the last batch when the
 /// requests end while it is gathered).
 async fn send_all(mut send: SendBody, mut frames: BoxStream<Bytes>, error: Slot<Status>) {
@@ -414,48 +372,4 @@ pub(crate) async fn single_raw(
         ));
     }
     Ok((message, info))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frames(items: Vec<Result<Bytes, Status>>) -> BoxStream<Bytes> {
-        Box::pin(futures_util::stream::iter(items))
-    }
-
-    #[test]
-    fn ready_frames_are_sent_together_up_to_the_batch_size() {
-        let small = || Ok(Bytes::from_static(b"abc"));
-        // (what follows the first frame, bytes in the batch, what comes after)
-        type Case = (Vec<Result<Bytes, Status>>, usize, &'static str);
-        let cases: Vec<Case> = vec![
-            (vec![], 3, "end"),
-            (vec![small(), small()], 9, "end"),
-            (vec![small(), Err(Status::internal("bad"))], 6, "failed"),
-            (
-                vec![Ok(Bytes::from(vec![0; BATCH_BYTES])), small()],
-                3 + BATCH_BYTES,
-                "more",
-            ),
-        ];
-        for (rest, len, after) in cases {
-            let mut rest = frames(rest);
-            let (data, got) = batch(Bytes::from_static(b"abc"), &mut rest);
-            let got = match got {
-                AfterBatch::More => "more",
-                AfterBatch::End => "end",
-                AfterBatch::Failed(_) => "failed",
-            };
-            assert_eq!((data.len(), got), (len, after));
-        }
-    }
-
-    #[test]
-    fn a_frame_that_is_not_ready_is_not_waited_for() {
-        let mut pending: BoxStream<Bytes> = Box::pin(futures_util::stream::pending());
-        let (data, after) = batch(Bytes::from_static(b"abc"), &mut pending);
-        assert_eq!(data.len(), 3);
-        assert!(matches!(after, AfterBatch::More));
-    }
 }

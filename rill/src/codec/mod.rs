@@ -3,8 +3,10 @@
 //! Each message on the wire is a 1-byte Compressed-Flag, a 4-byte big-endian length and the
 //! (possibly compressed) protobuf payload.
 
+mod batch;
 mod framing;
 
+pub(crate) use batch::{batch, AfterBatch};
 pub(crate) use framing::FrameDecoder;
 
 use bytes::{BufMut, Bytes, BytesMut};

@@ -194,10 +194,18 @@ async fn write_body(send: &mut SendBody, body: RawBody) -> Result<(), Status> {
                 next = frames.next() => next,
                 status = poll_fn(|cx| send.poll_reset(cx)) => return Err(status),
             };
-            match next {
-                Some(Ok(frame)) => send.send_data(frame, false).await?,
+            let first = match next {
+                Some(Ok(frame)) => frame,
                 Some(Err(status)) => return Err(status),
                 None => return Ok(()),
+            };
+            // Messages the handler has ready go out together in one DATA frame.
+            let (data, after) = crate::codec::batch(first, &mut frames);
+            send.send_data(data, false).await?;
+            match after {
+                crate::codec::AfterBatch::More => {}
+                crate::codec::AfterBatch::End => return Ok(()),
+                crate::codec::AfterBatch::Failed(status) => return Err(status),
             }
         },
     }
