@@ -107,3 +107,49 @@ async fn a_client_that_never_reads_does_not_grow_server_memory() {
     );
     assert_still_serving(addr).await;
 }
+
+/// Large messages reach a client with HTTP/2's default 64 KiB windows, which must send many
+/// WINDOW_UPDATEs. (The native server once stalled here when its write buffer filled while a
+/// stream still had window left; that showed with tonic's client against the release
+/// bench-server, `bench/run --only 3`, and this in-process test does not reproduce it.)
+#[tokio::test]
+async fn large_messages_reach_a_client_with_default_windows() {
+    let (server, _probe) = echo_server();
+    let (addr, _stop, _task) = tcp_server(server).await;
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (send, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let request = grpc_body(&Msg {
+        n: 3,
+        blob: vec![7; 1024 * 1024],
+        ..Msg::default()
+    });
+    let mut send = send.ready().await.unwrap();
+    let head = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://localhost{SERVER_STREAM}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut body) = send.send_request(head, false).unwrap();
+    body.send_data(request, true).unwrap();
+    let read_all = async {
+        let mut recv = response.await.unwrap().into_body();
+        let mut total = 0;
+        while let Some(chunk) = recv.data().await {
+            let chunk = chunk.unwrap();
+            total += chunk.len();
+            let _ = recv.flow_control().release_capacity(chunk.len());
+        }
+        let trailers = recv.trailers().await.unwrap().unwrap();
+        (total, trailers["grpc-status"].clone())
+    };
+    let (total, status) = tokio::time::timeout(Duration::from_secs(10), read_all)
+        .await
+        .expect("the stream stalled");
+    assert!(total > 3 * 1024 * 1024, "{total}");
+    assert_eq!(status, "0");
+}

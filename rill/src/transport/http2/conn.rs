@@ -273,6 +273,11 @@ impl Conn {
                         let _ = Pin::new(&mut self.io).poll_shutdown(cx);
                         return Poll::Ready(());
                     }
+                    // The buffer went out but streams still have frames their windows allow
+                    // (the buffer had filled up): nothing else would wake us for them.
+                    if !self.ready.is_empty() {
+                        progress = true;
+                    }
                 }
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Pending => {}
