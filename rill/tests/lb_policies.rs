@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rill::balancer::{
-    FailurePercentageEjection, LbPolicyRegistry, LeastRequest, LoadReport, OutlierDetection,
-    RoundRobin, SuccessRateEjection, WeightedRoundRobin, LOAD_REPORT_TRAILER,
+    ConsecutiveFailuresEjection, FailurePercentageEjection, LbPolicyRegistry, LeastRequest,
+    LoadReport, OutlierDetection, RoundRobin, SuccessRateEjection, WeightedRoundRobin,
+    LOAD_REPORT_TRAILER,
 };
 use rill::client::{ConnectivityState, Endpoint};
 use rill::server::{Method, Server, Service};
@@ -618,6 +619,47 @@ async fn success_rate_ejection_ejects_the_outlier() {
         }
         assert!(start.elapsed() < Duration::from_secs(3), "never ejected");
     }
+}
+
+#[tokio::test]
+async fn consecutive_failures_eject_a_replica_at_once_and_it_returns() {
+    let replicas = replicas(3, false).await;
+    // An interval far longer than the test: only the consecutive-failures alarm can eject.
+    let policy = OutlierDetection::new(RoundRobin)
+        .interval(Duration::from_secs(3600))
+        .base_ejection_time(Duration::from_millis(500))
+        .max_ejection_percent(50)
+        .consecutive_failures({
+            let mut cf = ConsecutiveFailuresEjection::default();
+            cf.consecutive_failures = 3;
+            cf
+        });
+    let channel = Endpoint::new(&target(&replicas))
+        .load_balancer(policy)
+        .connect()
+        .await
+        .unwrap();
+    let client = Client::new(channel);
+    spread(&client, 30).await;
+    replicas[1].knobs.fail.store(true, Ordering::SeqCst);
+    counts(&replicas);
+    // Round robin: the third failure lands within 9 calls, then the replica is out.
+    let mut failed = 0;
+    for _ in 0..60 {
+        if who(&client, None).await.is_err() {
+            failed += 1;
+        }
+    }
+    let got = counts(&replicas);
+    assert_eq!(failed, 3, "{got:?}");
+    assert_eq!(got[1], 3, "{got:?}");
+    assert!(got[0] > 20 && got[2] > 20, "{got:?}");
+    // The ejection ends on its own timer (the interval is an hour).
+    replicas[1].knobs.fail.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    spread(&client, 60).await;
+    let got = counts(&replicas);
+    assert!(got[1] >= 10, "ejected replica did not come back: {got:?}");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! What a subchannel knows about its calls: how many are in flight, how they ended, and the
 //! latest ORCA load report a server sent in its trailers.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -151,15 +151,53 @@ pub(crate) struct CallStats {
     in_flight: AtomicUsize,
     successes: AtomicU64,
     failures: AtomicU64,
+    /// Failures since the last success (outlier detection's consecutive-failures ejection).
+    consecutive_failures: AtomicU32,
+    /// Rings `alarm` when `consecutive_failures` reaches it (0: never).
+    alarm_after: AtomicU32,
+    alarm: Alarm,
     load: Mutex<Option<(LoadReport, Instant)>>,
 }
 
+/// What to call when a subchannel's calls failed `alarm_after` times in a row: wakes the
+/// channel's balancer, so an ejection does not wait for the next interval.
+#[derive(Default)]
+pub(crate) struct Alarm(Option<Box<dyn Fn() + Send + Sync>>);
+
+impl Alarm {
+    pub(crate) fn new(ring: impl Fn() + Send + Sync + 'static) -> Alarm {
+        Alarm(Some(Box::new(ring)))
+    }
+}
+
+impl std::fmt::Debug for Alarm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Alarm" } else { "NoAlarm" })
+    }
+}
+
 impl CallStats {
-    pub(crate) fn new(channel: Arc<Activity>) -> CallStats {
+    pub(crate) fn new(channel: Arc<Activity>, alarm: Alarm) -> CallStats {
         CallStats {
             channel,
+            alarm,
             ..CallStats::default()
         }
+    }
+
+    /// Calls that failed since the last one that succeeded.
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures.load(Ordering::Relaxed)
+    }
+
+    /// Starts counting consecutive failures afresh (after an ejection).
+    pub(crate) fn clear_consecutive_failures(&self) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// Rings the alarm once `failures` calls in a row have failed (0: never).
+    pub(crate) fn alarm_after(&self, failures: u32) {
+        self.alarm_after.store(failures, Ordering::Relaxed);
     }
 
     pub(crate) fn in_flight(&self) -> usize {
@@ -191,9 +229,16 @@ impl CallStats {
             // Outlier detection counts any non-OK status as a failure, as grpc-go does.
             Some(status) if status.code() == crate::Code::Ok => {
                 self.successes.fetch_add(1, Ordering::Relaxed);
+                self.consecutive_failures.store(0, Ordering::Relaxed);
             }
             Some(_) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
+                let in_a_row = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                if in_a_row == self.alarm_after.load(Ordering::Relaxed) {
+                    if let Some(ring) = &self.alarm.0 {
+                        ring();
+                    }
+                }
             }
             None => {} // cancelled by the client: says nothing about the server
         }

@@ -54,9 +54,11 @@ use std::time::Duration;
 pub use crate::client::subchannel::Subchannel;
 pub use crate::client::ConnectivityState;
 pub use least_request::LeastRequest;
-pub(crate) use load::{Activity, CallGuard, CallStats};
+pub(crate) use load::{Activity, Alarm, CallGuard, CallStats};
 pub use load::{LoadReport, LOAD_REPORT_TRAILER};
-pub use outlier_detection::{FailurePercentageEjection, OutlierDetection, SuccessRateEjection};
+pub use outlier_detection::{
+    ConsecutiveFailuresEjection, FailurePercentageEjection, OutlierDetection, SuccessRateEjection,
+};
 pub use pick_first::PickFirst;
 pub use registry::{LbConfigError, LbPolicyRegistry};
 pub use ring_hash::RingHash;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 mod config;
-pub use config::{FailurePercentageEjection, SuccessRateEjection};
+pub use config::{ConsecutiveFailuresEjection, FailurePercentageEjection, SuccessRateEjection};
 
 use super::{
     ChannelController, ConnectivityState, LbPolicy, LoadBalancer, Picker, Subchannel,
@@ -19,7 +19,9 @@ use crate::resolver::{Address, ResolverState};
 use crate::Status;
 
 /// Wraps a child policy (round_robin by default) and ejects outliers (gRFC A50): every
-/// `interval` it compares the backends' call results since the last interval; an ejected
+/// `interval` it compares the backends' call results since the last interval, and, with
+/// [`consecutive_failures`](Self::consecutive_failures), it ejects a backend the moment
+/// that many of its calls in a row have failed; an ejected
 /// backend looks TRANSIENT_FAILURE to the child (so gets no calls) for
 /// `base_ejection_time × times ejected`, at most `max(base, max_ejection_time)`. No backend
 /// is ejected if that would put more than `max_ejection_percent` of them out (stricter than
@@ -47,6 +49,7 @@ pub struct OutlierDetection {
     pub(super) max_ejection_percent: u32,
     pub(super) success_rate: Option<SuccessRateEjection>,
     pub(super) failure_percentage: Option<FailurePercentageEjection>,
+    pub(super) consecutive_failures: Option<ConsecutiveFailuresEjection>,
     pub(super) child: Arc<dyn LbPolicy>,
 }
 
@@ -59,6 +62,7 @@ impl std::fmt::Debug for OutlierDetection {
             .field("max_ejection_percent", &self.max_ejection_percent)
             .field("success_rate", &self.success_rate)
             .field("failure_percentage", &self.failure_percentage)
+            .field("consecutive_failures", &self.consecutive_failures)
             .field("child", &self.child.name())
             .finish()
     }
@@ -117,11 +121,14 @@ fn ejected_state() -> SubchannelState {
 struct Wrapped<'a> {
     inner: &'a mut dyn ChannelController,
     state: &'a mut State,
+    /// Consecutive failures that wake the balancer (0: not watched).
+    alarm_after: u32,
 }
 
 impl ChannelController for Wrapped<'_> {
     fn new_subchannel(&mut self, address: &Address) -> Subchannel {
         let subchannel = self.inner.new_subchannel(address);
+        subchannel.alarm_after_failures(self.alarm_after);
         let idle = SubchannelState {
             state: ConnectivityState::Idle,
             error: None,
@@ -160,9 +167,14 @@ impl Balancer {
         channel: &mut dyn ChannelController,
         f: impl FnOnce(&mut dyn LoadBalancer, &mut dyn ChannelController),
     ) {
+        let alarm_after = self
+            .config
+            .consecutive_failures
+            .map_or(0, |c| c.consecutive_failures);
         let mut wrapped = Wrapped {
             inner: channel,
             state: &mut self.state,
+            alarm_after,
         };
         f(&mut *self.child, &mut wrapped);
         while !self.state.pending.is_empty() {
@@ -171,6 +183,7 @@ impl Balancer {
                 let mut wrapped = Wrapped {
                     inner: channel,
                     state: &mut self.state,
+                    alarm_after,
                 };
                 self.child
                     .subchannel_update(&subchannel, &update, &mut wrapped);
@@ -209,6 +222,54 @@ impl Balancer {
         }
     }
 
+    /// Whether ejecting one more backend stays within `max_ejection_percent`.
+    fn may_eject_one_more(&self) -> bool {
+        let ejected = self
+            .state
+            .addresses
+            .values()
+            .filter(|e| e.ejected_at.is_some())
+            .count();
+        (ejected + 1) * 100
+            <= self.config.max_ejection_percent as usize * self.state.addresses.len()
+    }
+
+    /// Ejects each backend whose calls failed `consecutive_failures` times in a row; returns
+    /// when the last of those ejections ends.
+    fn eject_consecutive_failures(&mut self, now: Instant) -> Option<Duration> {
+        let config = self.config.consecutive_failures?;
+        let mut until = None;
+        let failing: Vec<Subchannel> = self
+            .state
+            .subchannels
+            .iter()
+            .map(|(s, _)| s)
+            .filter(|s| s.consecutive_failures() >= config.consecutive_failures)
+            .cloned()
+            .collect();
+        for subchannel in failing {
+            // The next ejection needs a fresh run of failures.
+            subchannel.clear_consecutive_failures();
+            let address = subchannel.address();
+            if !self.state.addresses.contains_key(address)
+                || self.is_ejected(address)
+                || !self.may_eject_one_more()
+                || random_unit() * 100.0 >= f64::from(config.enforcement_percentage)
+            {
+                continue;
+            }
+            let address = address.clone();
+            self.set_ejected(&address, true, now);
+            let multiplier = self
+                .state
+                .addresses
+                .get(&address)
+                .map_or(1, |e| e.multiplier);
+            until = until.max(Some(self.ejection_time(multiplier)));
+        }
+        until
+    }
+
     fn sweep(&mut self, now: Instant) {
         // Call results per address since the last sweep.
         let mut results: HashMap<Address, (u64, u64)> = HashMap::new();
@@ -218,15 +279,6 @@ impl Balancer {
             entry.0 += ok;
             entry.1 += failed;
         }
-        let total = self.state.addresses.len();
-        let max_percent = self.config.max_ejection_percent as usize;
-        let ejected_count = |b: &Balancer| {
-            b.state
-                .addresses
-                .values()
-                .filter(|e| e.ejected_at.is_some())
-                .count()
-        };
         let volume = |a: &Address| results.get(a).map_or(0, |(s, f)| s + f);
         if let Some(sr) = self.config.success_rate {
             let candidates: Vec<(Address, f64)> = self
@@ -249,7 +301,7 @@ impl Balancer {
                     / n;
                 let threshold = mean - variance.sqrt() * (f64::from(sr.stdev_factor) / 1000.0);
                 for (address, rate) in candidates {
-                    if (ejected_count(self) + 1) * 100 > max_percent * total {
+                    if !self.may_eject_one_more() {
                         break;
                     }
                     if rate < threshold
@@ -271,7 +323,7 @@ impl Balancer {
                 .collect();
             if candidates.len() >= fp.minimum_hosts as usize {
                 for address in candidates {
-                    if (ejected_count(self) + 1) * 100 > max_percent * total {
+                    if !self.may_eject_one_more() {
                         break;
                     }
                     let (_, failed) = results[&address];
@@ -285,20 +337,32 @@ impl Balancer {
                 }
             }
         }
-        let base = self.config.base_ejection_time;
-        let longest = self.config.max_ejection_time.max(base);
-        let mut returning = Vec::new();
-        for (address, entry) in self.state.addresses.iter_mut() {
-            match entry.ejected_at {
-                None => entry.multiplier = entry.multiplier.saturating_sub(1),
-                Some(at) => {
-                    let time = base.saturating_mul(entry.multiplier).min(longest);
-                    if now >= later(at, time) {
-                        returning.push(address.clone());
-                    }
-                }
+        for entry in self.state.addresses.values_mut() {
+            if entry.ejected_at.is_none() {
+                entry.multiplier = entry.multiplier.saturating_sub(1);
             }
         }
+    }
+
+    /// How long an ejection with this multiplier lasts.
+    fn ejection_time(&self, multiplier: u32) -> Duration {
+        let base = self.config.base_ejection_time;
+        let longest = self.config.max_ejection_time.max(base);
+        base.saturating_mul(multiplier).min(longest)
+    }
+
+    /// Brings back the backends whose ejection time has passed.
+    fn bring_back(&mut self, now: Instant) {
+        let returning: Vec<Address> = self
+            .state
+            .addresses
+            .iter()
+            .filter(|(_, e)| {
+                e.ejected_at
+                    .is_some_and(|at| now >= later(at, self.ejection_time(e.multiplier)))
+            })
+            .map(|(a, _)| a.clone())
+            .collect();
         for address in returning {
             self.set_ejected(&address, false, now);
         }
@@ -361,6 +425,12 @@ impl LoadBalancer for Balancer {
 
     fn timer(&mut self, channel: &mut dyn ChannelController) {
         let now = Instant::now();
+        // Also runs when a subchannel's calls failed `consecutive_failures` times in a row:
+        // such an ejection ends on a timer of its own, not at the next interval.
+        if let Some(until) = self.eject_consecutive_failures(now) {
+            channel.schedule_timer(until);
+        }
+        self.bring_back(now);
         if let Some(due) = self.state.next_sweep {
             if now >= due {
                 self.sweep(now);

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::ring_hash::RING_SIZE_CAP;
 use super::{
-    FailurePercentageEjection, LbPolicy, LeastRequest, OutlierDetection, PickFirst, RingHash,
-    RoundRobin, SuccessRateEjection, WeightedRoundRobin,
+    ConsecutiveFailuresEjection, FailurePercentageEjection, LbPolicy, LeastRequest,
+    OutlierDetection, PickFirst, RingHash, RoundRobin, SuccessRateEjection, WeightedRoundRobin,
 };
 
 /// Why a `loadBalancingConfig` could not be used.
@@ -320,6 +320,20 @@ fn outlier_detection(
             request_volume: uint32(&fp, "requestVolume")?.unwrap_or(d.request_volume),
         });
     }
+    // rill's own field (Envoy's consecutive_5xx); gRFC A50 defines no such detector.
+    if let Some(cf) = map
+        .get("consecutiveFailuresEjection")
+        .filter(|v| !v.is_null())
+    {
+        let cf = fields(cf)?;
+        let d = ConsecutiveFailuresEjection::default();
+        policy = policy.consecutive_failures(ConsecutiveFailuresEjection {
+            consecutive_failures: uint32(&cf, "consecutiveFailures")?
+                .unwrap_or(d.consecutive_failures),
+            enforcement_percentage: percent(&cf, "enforcementPercentage")?
+                .unwrap_or(d.enforcement_percentage),
+        });
+    }
     Ok(policy)
 }
 
@@ -349,6 +363,7 @@ mod tests {
                     "interval": "1s", "baseEjectionTime": "30s", "maxEjectionPercent": 50,
                     "failurePercentageEjection": {"threshold": 50, "minimumHosts": 2},
                     "successRateEjection": {},
+                    "consecutiveFailuresEjection": {"consecutiveFailures": 3},
                     "childPolicy": [{"round_robin": {}}]
                 }),
             ),
@@ -389,6 +404,13 @@ mod tests {
             (
                 "outlier_detection_experimental",
                 json!({"childPolicy": [{"nope": {}}]}),
+            ),
+            (
+                "outlier_detection_experimental",
+                json!({
+                    "consecutiveFailuresEjection": {"enforcementPercentage": 101},
+                    "childPolicy": [{"round_robin": {}}]
+                }),
             ),
         ];
         for (name, config) in cases {

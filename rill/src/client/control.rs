@@ -33,6 +33,8 @@ enum Event {
     ResetBackoff,
     /// A timer a balancer asked for, tagged with the balancer's generation.
     Timer(u64),
+    /// A subchannel's calls failed as many times in a row as its balancer asked to hear of.
+    CallsFailing,
     /// No calls for the idle timeout: drop the resolver, the balancer and the connections.
     EnterIdle,
     /// A new load-balancing policy (from a service config).
@@ -140,6 +142,11 @@ impl Control {
 
     pub(crate) fn reset_backoff(self: &Arc<Self>) {
         self.push(Event::ResetBackoff);
+    }
+
+    /// Runs the balancer's `timer` now: a subchannel's calls keep failing.
+    pub(crate) fn calls_failing(self: &Arc<Self>) {
+        self.push(Event::CallsFailing);
     }
 
     /// Replaces the load-balancing policy (a service config's `loadBalancingConfig`): the
@@ -312,7 +319,7 @@ impl Control {
             Event::Subchannel(subchannel, state) => {
                 balancer.subchannel_update(&subchannel, &state, &mut helper)
             }
-            Event::Timer(_) => balancer.timer(&mut helper),
+            Event::Timer(_) | Event::CallsFailing => balancer.timer(&mut helper),
             Event::ResetBackoff | Event::EnterIdle | Event::SwitchPolicy(_) => {}
         }
     }

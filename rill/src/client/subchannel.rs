@@ -15,7 +15,7 @@ use super::backoff::{Backoff, BackoffConfig};
 use super::connector::Connector;
 use super::control::Control;
 use super::ConnectivityState;
-use crate::balancer::{CallStats, LoadReport, SubchannelState};
+use crate::balancer::{Alarm, CallStats, LoadReport, SubchannelState};
 use crate::resolver::Address;
 use crate::transport::client::{ConnConfig, Connection};
 use crate::Status;
@@ -137,6 +137,14 @@ impl Subchannel {
             .upgrade()
             .map(|c| c.activity.clone())
             .unwrap_or_default();
+        let alarm = {
+            let channel = channel.clone();
+            Alarm::new(move || {
+                if let Some(channel) = channel.upgrade() {
+                    channel.calls_failing();
+                }
+            })
+        };
         let subchannel = Subchannel {
             inner: Arc::new(Inner {
                 address,
@@ -150,7 +158,7 @@ impl Subchannel {
                 connect_requested: AtomicBool::new(false),
                 reset_backoff: AtomicBool::new(false),
                 shutdown: CancellationToken::new(),
-                stats: Arc::new(CallStats::new(activity)),
+                stats: Arc::new(CallStats::new(activity, alarm)),
                 keepalive_time: Mutex::new(keepalive_time),
             }),
         };
@@ -196,6 +204,22 @@ impl Subchannel {
     /// Successes and failures of calls ended since the last time this was asked.
     pub(crate) fn take_call_results(&self) -> (u64, u64) {
         self.inner.stats.take_results()
+    }
+
+    /// Calls on it that failed since the last one that succeeded.
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.inner.stats.consecutive_failures()
+    }
+
+    /// Starts counting its consecutive failures afresh.
+    pub(crate) fn clear_consecutive_failures(&self) {
+        self.inner.stats.clear_consecutive_failures();
+    }
+
+    /// Wakes the channel's balancer (its `timer`) as soon as `failures` calls in a row have
+    /// failed (0: never).
+    pub(crate) fn alarm_after_failures(&self, failures: u32) {
+        self.inner.stats.alarm_after(failures);
     }
 
     /// Starts connecting if IDLE (otherwise it is connecting, connected, or retrying already).

@@ -58,10 +58,33 @@ impl Default for FailurePercentageEjection {
     }
 }
 
+/// Ejects a backend as soon as `consecutive_failures` of its calls in a row have failed,
+/// without waiting for the next interval (Envoy's `consecutive_5xx`; gRFC A50 has no such
+/// detector). This catches a replica that fails everything at once, even on a channel with
+/// too few calls or backends for the statistical detectors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ConsecutiveFailuresEjection {
+    /// Failed calls in a row that eject a backend (5; at least 1).
+    pub consecutive_failures: u32,
+    /// The chance (percent) that a detected outlier is really ejected (100).
+    pub enforcement_percentage: u32,
+}
+
+impl Default for ConsecutiveFailuresEjection {
+    fn default() -> Self {
+        ConsecutiveFailuresEjection {
+            consecutive_failures: 5,
+            enforcement_percentage: 100,
+        }
+    }
+}
+
 impl OutlierDetection {
     /// Outlier detection around `child`, with gRFC A50's defaults and no ejection algorithm
-    /// (add [`success_rate`](Self::success_rate) and/or
-    /// [`failure_percentage`](Self::failure_percentage)).
+    /// (add any of [`success_rate`](Self::success_rate),
+    /// [`failure_percentage`](Self::failure_percentage) and
+    /// [`consecutive_failures`](Self::consecutive_failures)).
     pub fn new(child: impl LbPolicy) -> Self {
         OutlierDetection {
             interval: Duration::from_secs(10),
@@ -70,6 +93,7 @@ impl OutlierDetection {
             max_ejection_percent: 10,
             success_rate: None,
             failure_percentage: None,
+            consecutive_failures: None,
             child: Arc::new(child),
         }
     }
@@ -105,15 +129,33 @@ impl OutlierDetection {
         self
     }
 
-    /// Turns on success-rate ejection.
+    /// Turns on success-rate ejection (checked every interval).
     pub fn success_rate(mut self, config: SuccessRateEjection) -> Self {
         self.success_rate = Some(config);
         self
     }
 
-    /// Turns on failure-percentage ejection.
+    /// Turns on failure-percentage ejection (checked every interval).
     pub fn failure_percentage(mut self, config: FailurePercentageEjection) -> Self {
         self.failure_percentage = Some(config);
+        self
+    }
+
+    /// Turns on consecutive-failures ejection.
+    ///
+    /// ```
+    /// use rill::balancer::{ConsecutiveFailuresEjection, OutlierDetection, RoundRobin};
+    /// let mut eject = ConsecutiveFailuresEjection::default();
+    /// eject.consecutive_failures = 3;
+    /// let policy = OutlierDetection::new(RoundRobin)
+    ///     .max_ejection_percent(50)
+    ///     .consecutive_failures(eject);
+    /// # drop(policy);
+    /// ```
+    pub fn consecutive_failures(mut self, mut config: ConsecutiveFailuresEjection) -> Self {
+        config.consecutive_failures = config.consecutive_failures.max(1);
+        config.enforcement_percentage = config.enforcement_percentage.min(100);
+        self.consecutive_failures = Some(config);
         self
     }
 }
