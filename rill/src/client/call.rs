@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use super::exchange::{exchange, until_deadline};
 use super::layer::{Body, Kind, RawResponse, RawStream, ResponseBody};
 use super::Client;
-use crate::codec::{decode_message, encode_message, EncodeOptions};
+use crate::codec::{decode_message, encode_message, EncodeOptions, MessageEncoder};
 use crate::{BoxStream, Request, RequestStream, Response, Status, Streaming};
 
 impl Client {
@@ -128,12 +128,13 @@ impl Client {
         let options = self.encode_options(head);
         // Streams built from SendMessages choose per message (Request::stream_with_options).
         let flags = head.send_flags().cloned();
+        let mut encoder = MessageEncoder::default();
         Box::pin(messages.map(move |message| {
             let mut options = options;
             if flags.as_ref().is_some_and(|flags| !flags.next_compress()) {
                 options.compression = None;
             }
-            encode_message(&message, options)
+            encoder.encode(&message, options)
         }))
     }
 }

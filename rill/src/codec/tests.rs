@@ -366,3 +366,24 @@ fn finish_detects_truncation() {
     let d = FrameDecoder::new(usize::MAX, None);
     assert_eq!(finish(&d), Ok(()));
 }
+
+#[test]
+fn stream_encoder_reuses_its_buffer_once_frames_are_dropped() {
+    let message = msg("big", 256 * 1024);
+    let mut encoder = MessageEncoder::default();
+    let first = encoder.encode(&message, EncodeOptions::default()).unwrap();
+    // Still held (queued on the connection): the next frame needs memory of its own.
+    let second = encoder.encode(&message, EncodeOptions::default()).unwrap();
+    assert_ne!(second.as_ptr(), first.as_ptr());
+    assert_eq!(first, second);
+    let second_ptr = second.as_ptr();
+    drop(first);
+    drop(second);
+    // Written and dropped: the next message goes into the memory the last one used.
+    let third = encoder.encode(&message, EncodeOptions::default()).unwrap();
+    assert_eq!(third.as_ptr(), second_ptr);
+    assert_eq!(
+        decode_message::<Msg>(third.slice(HEADER_LEN..)).unwrap(),
+        message
+    );
+}

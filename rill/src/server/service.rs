@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::codec::{decode_message, encode_message, EncodeOptions};
+use crate::codec::{decode_message, encode_message, EncodeOptions, MessageEncoder};
 use crate::compression::CompressionEncoding;
 use crate::message::CallCompression;
 use crate::streaming::MessageStream;
@@ -256,13 +256,14 @@ fn encode_stream<Resp: prost::Message + 'static>(
     let (options, resolved) = encoder.resolve(response.call_compression());
     let flags = response.send_flags().cloned();
     let mut response = response.map(|messages| {
+        let mut encoder = MessageEncoder::default();
         let frames = messages.map(move |item| {
             item.and_then(|message| {
                 let mut options = options;
                 if flags.as_ref().is_some_and(|flags| !flags.next_compress()) {
                     options.compression = None;
                 }
-                encode_message(&message, options)
+                encoder.encode(&message, options)
             })
         });
         RawBody::Stream(Box::pin(frames))
