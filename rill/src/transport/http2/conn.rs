@@ -54,9 +54,9 @@ pub(super) type StreamMap = HashMap<u32, StreamState, std::hash::BuildHasherDefa
 
 /// One piece of a stream's response, in order.
 pub(super) enum Out {
-    Headers(Bytes, bool),
+    Headers(Box<hpack::Head>, bool),
     Data(Bytes, bool),
-    Trailers(Bytes),
+    Trailers(Box<http::HeaderMap>),
 }
 
 pub(super) struct StreamState {
@@ -94,6 +94,9 @@ pub(super) struct Conn {
     pub(super) rbuf: BytesMut,
     pub(super) wbuf: WriteBuf,
     pub(super) decoder: hpack::Decoder,
+    pub(super) encoder: hpack::Encoder,
+    /// Scratch space for encoding one header block.
+    pub(super) block: BytesMut,
     pub(super) streams: StreamMap,
     pub(super) ready: VecDeque<u32>,
     /// Highest stream id the peer opened.
@@ -142,6 +145,8 @@ pub(crate) async fn serve(
         rbuf: BytesMut::with_capacity(16 * 1024),
         wbuf: WriteBuf::default(),
         decoder: hpack::Decoder::new(config.max_header_list_size),
+        encoder: hpack::Encoder::default(),
+        block: BytesMut::new(),
         streams: StreamMap::default(),
         ready: VecDeque::new(),
         last_peer_stream: 0,

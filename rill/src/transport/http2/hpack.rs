@@ -1,24 +1,22 @@
-//! HPACK (RFC 7541): decoding with loona-hpack under size limits, and a stateless encoder.
+//! HPACK (RFC 7541): decoding under size limits, and the connection's encoder.
 //!
-//! The encoder never uses the dynamic table (literals without indexing, static-table names),
-//! so a block can be encoded by the stream's own task without touching connection state and
-//! whatever SETTINGS_HEADER_TABLE_SIZE the peer picks is respected. gRPC's fixed response
-//! fields are constants encoded once.
+//! The encoder runs on the connection task as each header block goes into the write buffer,
+//! so blocks reach the peer in the order the dynamic table changed. It adds only gRPC's
+//! recurring fields to the table (`content-type: application/grpc`, `grpc-status: 0`, the
+//! encodings) and never evicts: after the first response each of them costs one byte.
 
 use bytes::{BufMut, BytesMut};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::frame::{H2Error, Reason};
 
-/// `:status: 200` (static table index 8).
-const STATUS_200: u8 = 0x88;
-/// `content-type: application/grpc`: literal without indexing, static name index 31.
-const CONTENT_TYPE_GRPC: &[u8] = b"\x0f\x10\x10application/grpc";
-/// `grpc-status: 0`, the common trailer.
-const GRPC_STATUS_OK: &[u8] = b"\x00\x0bgrpc-status\x010";
-
 /// Our SETTINGS_HEADER_TABLE_SIZE: the peer's encoder may use this much dynamic table.
 pub(crate) const HEADER_TABLE_SIZE: usize = 4096;
+
+/// The most of the peer's table our encoder uses (RFC 7541's default size).
+const ENCODER_TABLE_SIZE: usize = 4096;
+/// Fields added to the peer's table at most (each one we add is looked up linearly).
+const ENCODER_ENTRIES: usize = 16;
 
 /// Encodes an HPACK integer with an `n`-bit prefix whose high bits are `first`.
 fn put_int(buf: &mut BytesMut, first: u8, n: u32, mut value: usize) {
@@ -36,39 +34,140 @@ fn put_int(buf: &mut BytesMut, first: u8, n: u32, mut value: usize) {
     buf.put_u8(value as u8);
 }
 
-fn put_literal(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
-    buf.put_u8(0x00);
-    put_int(buf, 0, 7, name.len());
-    buf.put_slice(name);
+fn put_string(buf: &mut BytesMut, value: &[u8]) {
     put_int(buf, 0, 7, value.len());
     buf.put_slice(value);
 }
 
-/// Encodes a response head (status and headers).
-pub(crate) fn encode_response(head: &http::response::Parts, buf: &mut BytesMut) {
-    match head.status.as_u16() {
-        200 => buf.put_u8(STATUS_200),
-        code => {
-            // Literal without indexing, static name `:status` (index 8).
-            buf.put_u8(0x08);
-            let digits = code.to_string();
-            put_int(buf, 0, 7, digits.len());
-            buf.put_slice(digits.as_bytes());
-        }
-    }
-    encode_fields(&head.headers, buf);
+/// A response head as the connection task encodes it.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) status: StatusCode,
+    pub(crate) fields: HeaderMap,
 }
 
-/// Encodes regular fields (response headers or trailers).
-pub(crate) fn encode_fields(headers: &HeaderMap, buf: &mut BytesMut) {
-    for (name, value) in headers {
-        let (name, value) = (name.as_str().as_bytes(), value.as_bytes());
-        if name == b"content-type" && value == b"application/grpc" {
-            buf.put_slice(CONTENT_TYPE_GRPC);
-        } else if name == b"grpc-status" && value == b"0" {
-            buf.put_slice(GRPC_STATUS_OK);
-        } else {
-            put_literal(buf, name, value);
+impl Head {
+    pub(crate) fn new(head: http::Response<()>) -> Box<Head> {
+        let parts = head.into_parts().0;
+        Box::new(Head {
+            status: parts.status,
+            fields: parts.headers,
+        })
+    }
+}
+
+/// The sending side of the connection's HPACK state: what it added to the peer's table.
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    /// Fields added to the peer's dynamic table, oldest first; none is ever evicted.
+    table: Vec<(HeaderName, HeaderValue)>,
+    size: usize,
+    /// The table size we use: the peer's SETTINGS_HEADER_TABLE_SIZE, at most ours.
+    max: usize,
+    /// The peer changed its table size: the next block starts with size updates.
+    resized: bool,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder {
+            table: Vec::new(),
+            size: 0,
+            max: ENCODER_TABLE_SIZE,
+            resized: false,
+        }
+    }
+}
+
+/// Fields worth a place in the peer's table: the same on almost every gRPC response.
+fn recurring(name: &HeaderName, value: &HeaderValue) -> bool {
+    match name.as_str() {
+        "content-type" | "grpc-accept-encoding" | "grpc-encoding" => true,
+        "grpc-status" => value.as_bytes() == b"0",
+        _ => false,
+    }
+}
+
+impl Encoder {
+    /// The peer's SETTINGS_HEADER_TABLE_SIZE. A change empties our use of the table (RFC 7541
+    /// §4.2: the next block starts with a size update).
+    pub(crate) fn set_peer_table_size(&mut self, size: u32) {
+        let max = (size as usize).min(ENCODER_TABLE_SIZE);
+        if max != self.max {
+            self.max = max;
+            self.table.clear();
+            self.size = 0;
+            self.resized = true;
+        }
+    }
+
+    fn start_block(&mut self, buf: &mut BytesMut) {
+        if self.resized {
+            self.resized = false;
+            // Down to 0 evicts everything the peer holds for us; then up to the size we use.
+            put_int(buf, 0x20, 5, 0);
+            if self.max > 0 {
+                put_int(buf, 0x20, 5, self.max);
+            }
+        }
+    }
+
+    /// Encodes a response head (status and headers).
+    pub(crate) fn encode_head(&mut self, head: &Head, buf: &mut BytesMut) {
+        self.start_block(buf);
+        // Static table indexes of the common statuses (RFC 7541 Appendix A).
+        let indexed = match head.status.as_u16() {
+            200 => Some(8),
+            204 => Some(9),
+            206 => Some(10),
+            304 => Some(11),
+            400 => Some(12),
+            404 => Some(13),
+            500 => Some(14),
+            _ => None,
+        };
+        match indexed {
+            Some(index) => put_int(buf, 0x80, 7, index),
+            None => {
+                // Literal without indexing, static name `:status` (index 8).
+                put_int(buf, 0x00, 4, 8);
+                put_string(buf, head.status.as_str().as_bytes());
+            }
+        }
+        self.encode(&head.fields, buf);
+    }
+
+    /// Encodes trailers.
+    pub(crate) fn encode_trailers(&mut self, trailers: &HeaderMap, buf: &mut BytesMut) {
+        self.start_block(buf);
+        self.encode(trailers, buf);
+    }
+
+    fn encode(&mut self, fields: &HeaderMap, buf: &mut BytesMut) {
+        for (name, value) in fields {
+            if let Some(k) = self.table.iter().position(|(n, v)| n == name && v == value) {
+                // The newest entry is index 62 (RFC 7541 §2.3.3).
+                put_int(buf, 0x80, 7, 62 + self.table.len() - 1 - k);
+                continue;
+            }
+            let entry = name.as_str().len() + value.len() + 32;
+            let index = recurring(name, value)
+                && self.table.len() < ENCODER_ENTRIES
+                && self.size + entry <= self.max;
+            // Literal with incremental indexing (6-bit prefix) or without (4-bit prefix).
+            let (first, bits) = if index { (0x40, 6) } else { (0x00, 4) };
+            match name.as_str() {
+                "content-type" => put_int(buf, first, bits, 31),
+                other => {
+                    buf.put_u8(first);
+                    put_string(buf, other.as_bytes());
+                }
+            }
+            put_string(buf, value.as_bytes());
+            if index {
+                self.table.push((name.clone(), value.clone()));
+                self.size += entry;
+            }
         }
     }
 }
@@ -121,27 +220,9 @@ impl Decoder {
 mod tests {
     use super::*;
 
-    #[test]
-    fn encoded_responses_decode_to_the_same_fields() {
-        let mut head = http::Response::new(()).into_parts().0;
-        head.headers
-            .insert("content-type", "application/grpc".parse().unwrap());
-        head.headers
-            .insert("grpc-accept-encoding", "gzip,zstd".parse().unwrap());
-        head.headers
-            .insert("x-long", "v".repeat(300).parse().unwrap());
-        let mut buf = BytesMut::new();
-        encode_response(&head, &mut buf);
-        let mut trailers = HeaderMap::new();
-        trailers.insert("grpc-status", "0".parse().unwrap());
-        trailers.insert("grpc-message", "fine".parse().unwrap());
-        encode_fields(&trailers, &mut buf);
-        head.status = http::StatusCode::NOT_FOUND;
-        encode_response(&head, &mut buf);
-
-        let mut dec = Decoder::new(64 * 1024);
-        let block = dec.decode(&buf).unwrap();
-        let got: Vec<(String, String)> = block
+    fn decoded(dec: &mut Decoder, block: &[u8]) -> Vec<(String, String)> {
+        dec.decode(block)
+            .unwrap()
             .fields
             .iter()
             .map(|(n, v)| {
@@ -150,23 +231,90 @@ mod tests {
                     String::from_utf8_lossy(v).into_owned(),
                 )
             })
-            .collect();
-        let want: Vec<(String, String)> = [
-            (":status", "200".to_string()),
-            ("content-type", "application/grpc".into()),
-            ("grpc-accept-encoding", "gzip,zstd".into()),
-            ("x-long", "v".repeat(300)),
-            ("grpc-status", "0".into()),
-            ("grpc-message", "fine".into()),
-            (":status", "404".into()),
-            ("content-type", "application/grpc".into()),
-            ("grpc-accept-encoding", "gzip,zstd".into()),
-            ("x-long", "v".repeat(300)),
-        ]
-        .into_iter()
-        .map(|(n, v)| (n.to_string(), v))
-        .collect();
-        assert_eq!(got, want);
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn encoded_blocks_decode_to_the_same_fields_and_repeats_shrink_to_indexes() {
+        let mut head = Head {
+            status: StatusCode::OK,
+            fields: HeaderMap::new(),
+        };
+        head.fields
+            .insert("content-type", "application/grpc".parse().unwrap());
+        head.fields
+            .insert("grpc-accept-encoding", "gzip,zstd".parse().unwrap());
+        head.fields
+            .insert("x-long", "v".repeat(300).parse().unwrap());
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        trailers.insert("grpc-message", "fine".parse().unwrap());
+        let long = "v".repeat(300);
+        let want_head = pairs(&[
+            (":status", "200"),
+            ("content-type", "application/grpc"),
+            ("grpc-accept-encoding", "gzip,zstd"),
+            ("x-long", &long),
+        ]);
+        let want_trailers = pairs(&[("grpc-status", "0"), ("grpc-message", "fine")]);
+
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::new(64 * 1024);
+        let mut sizes = Vec::new();
+        for round in 0..3 {
+            let mut buf = BytesMut::new();
+            enc.encode_head(&head, &mut buf);
+            assert_eq!(decoded(&mut dec, &buf), want_head, "round {round}");
+            sizes.push(buf.len());
+            let mut buf = BytesMut::new();
+            enc.encode_trailers(&trailers, &mut buf);
+            assert_eq!(decoded(&mut dec, &buf), want_trailers, "round {round}");
+            sizes.push(buf.len());
+        }
+        // Recurring fields are one byte once in the table; x-long and grpc-message stay
+        // literals (2 + 6 + 3 + 300 and 1 + 13 + 5 bytes).
+        assert_eq!(&sizes[2..4], &[1 + 1 + 1 + 311, 1 + 19]);
+        assert_eq!(sizes[2..4], sizes[4..6]);
+
+        // Other statuses and a peer that shrinks its table to 0, then grows it again.
+        head.status = StatusCode::IM_A_TEAPOT;
+        enc.set_peer_table_size(0);
+        let mut buf = BytesMut::new();
+        enc.encode_head(&head, &mut buf);
+        let mut want = want_head.clone();
+        want[0].1 = "418".into();
+        assert_eq!(decoded(&mut dec, &buf), want);
+        enc.set_peer_table_size(65536);
+        for _ in 0..2 {
+            let mut buf = BytesMut::new();
+            enc.encode_trailers(&trailers, &mut buf);
+            assert_eq!(decoded(&mut dec, &buf), want_trailers);
+        }
+    }
+
+    #[test]
+    fn the_table_is_never_overfilled_and_entries_are_never_evicted() {
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::new(1 << 20);
+        for i in 0..40 {
+            let mut fields = HeaderMap::new();
+            // Distinct recurring fields, each over 100 bytes: the table fills up, then the
+            // rest stay literals; earlier entries keep their meaning.
+            fields.insert("grpc-accept-encoding", format!("{i:0100}").parse().unwrap());
+            fields.insert("content-type", "application/grpc".parse().unwrap());
+            let mut buf = BytesMut::new();
+            enc.encode_trailers(&fields, &mut buf);
+            let got = decoded(&mut dec, &buf);
+            assert_eq!(got[0].1, format!("{i:0100}"));
+            assert_eq!(got[1].1, "application/grpc");
+        }
+        assert!(enc.size <= ENCODER_TABLE_SIZE && enc.table.len() <= ENCODER_ENTRIES);
     }
 
     #[test]

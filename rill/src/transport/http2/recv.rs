@@ -276,13 +276,12 @@ impl Conn {
             // Over the limit but not abusive: HTTP 431 for this stream only.
             tracing::debug!(remote_addr = ?self.info.remote_addr, size = decoded.list_size, "request header list too large");
             self.open_stream(id, true, None);
-            let mut block = BytesMut::new();
-            let mut head = http::Response::new(()).into_parts().0;
-            head.status = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-            super::hpack::encode_response(&head, &mut block);
+            let head = Box::new(super::hpack::Head {
+                status: http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                fields: http::HeaderMap::new(),
+            });
             if let Some(s) = self.streams.get_mut(&id) {
-                s.queue
-                    .push_back(super::conn::Out::Headers(block.freeze(), true));
+                s.queue.push_back(super::conn::Out::Headers(head, true));
                 s.send_closed = true;
             }
             self.schedule(id);
@@ -403,8 +402,8 @@ impl Conn {
                     }
                     self.peer_max_frame = value;
                 }
-                // HEADER_TABLE_SIZE: our encoder uses no dynamic table. Others: advisory or
-                // unknown (ignored, §6.5.2).
+                0x1 => self.encoder.set_peer_table_size(value),
+                // Others: advisory or unknown (ignored, §6.5.2).
                 _ => {}
             }
         }

@@ -89,13 +89,31 @@ impl Conn {
             loop {
                 match s.queue.front_mut() {
                     None => break,
-                    Some(Out::Headers(block, end)) => {
-                        frame::put_header_block(&mut self.wbuf.cur, id, block, *end, max_frame);
+                    Some(Out::Headers(head, end)) => {
+                        // Encoded as it goes out: blocks must reach the peer in the order
+                        // they changed its HPACK table.
+                        self.block.clear();
+                        self.encoder.encode_head(head, &mut self.block);
+                        frame::put_header_block(
+                            &mut self.wbuf.cur,
+                            id,
+                            &self.block,
+                            *end,
+                            max_frame,
+                        );
                         done = *end;
                         s.queue.pop_front();
                     }
-                    Some(Out::Trailers(block)) => {
-                        frame::put_header_block(&mut self.wbuf.cur, id, block, true, max_frame);
+                    Some(Out::Trailers(trailers)) => {
+                        self.block.clear();
+                        self.encoder.encode_trailers(trailers, &mut self.block);
+                        frame::put_header_block(
+                            &mut self.wbuf.cur,
+                            id,
+                            &self.block,
+                            true,
+                            max_frame,
+                        );
                         done = true;
                         s.queue.pop_front();
                     }

@@ -6,12 +6,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::HeaderMap;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::frame::Reason;
-use super::hpack;
+use super::hpack::Head;
 use crate::Status;
 
 /// `send_data` returns once at most this much of the stream's data waits in the connection.
@@ -24,9 +24,9 @@ pub(crate) enum Command {
     /// stream (implied by trailers). All three at once is the unary fast path.
     Send {
         id: u32,
-        headers: Option<Bytes>,
+        headers: Option<Box<Head>>,
         data: Option<Bytes>,
-        trailers: Option<Bytes>,
+        trailers: Option<Box<HeaderMap>>,
         end: bool,
     },
     Reset {
@@ -215,24 +215,20 @@ impl NativeResponder {
             return Err(status);
         }
         self.answered = true;
-        let mut block = BytesMut::with_capacity(64);
-        hpack::encode_response(&head.into_parts().0, &mut block);
         Ok(NativeSend {
             id: self.id,
             shared: self.shared.clone(),
             tx: self.tx.clone(),
-            headers: Some(block.freeze()),
+            headers: Some(Head::new(head)),
             ended: false,
         })
     }
 
     pub(crate) fn send_final(&mut self, head: http::Response<()>) -> Result<(), Status> {
         self.answered = true;
-        let mut block = BytesMut::with_capacity(64);
-        hpack::encode_response(&head.into_parts().0, &mut block);
         let cmd = Command::Send {
             id: self.id,
-            headers: Some(block.freeze()),
+            headers: Some(Head::new(head)),
             data: None,
             trailers: None,
             end: true,
@@ -262,7 +258,7 @@ pub(crate) struct NativeSend {
     shared: Arc<Shared>,
     tx: CommandTx,
     /// Response headers not yet handed to the connection.
-    headers: Option<Bytes>,
+    headers: Option<Box<Head>>,
     ended: bool,
 }
 
@@ -270,7 +266,7 @@ impl NativeSend {
     fn command(
         &mut self,
         data: Option<Bytes>,
-        trailers: Option<Bytes>,
+        trailers: Option<Box<HeaderMap>>,
         end: bool,
     ) -> Result<(), Status> {
         if let Some(status) = self.shared.reset_status() {
@@ -319,16 +315,12 @@ impl NativeSend {
     }
 
     pub(crate) fn send_trailers(&mut self, trailers: HeaderMap) -> Result<(), Status> {
-        let mut block = BytesMut::with_capacity(32);
-        hpack::encode_fields(&trailers, &mut block);
-        self.command(None, Some(block.freeze()), true)
+        self.command(None, Some(Box::new(trailers)), true)
     }
 
     /// The last message and the trailers (with the headers, if not yet sent) in one command.
     pub(crate) fn send_last(&mut self, data: Bytes, trailers: HeaderMap) -> Result<(), Status> {
-        let mut block = BytesMut::with_capacity(32);
-        hpack::encode_fields(&trailers, &mut block);
-        self.command(Some(data), Some(block.freeze()), true)
+        self.command(Some(data), Some(Box::new(trailers)), true)
     }
 
     pub(crate) fn cancel(&mut self) {
