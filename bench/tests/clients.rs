@@ -181,3 +181,38 @@ fn hold_keeps_connections_and_streams_open_until_stdin_closes() {
     let status = child.wait().unwrap();
     assert!(status.success());
 }
+
+/// Regression: rill's HTTP/2 server stalled 1 MiB server-streaming replies to tonic's client
+/// once its write buffer filled up (the buffer went out in one turn, the streams still had
+/// window, and nothing woke the connection task again). A stall fails this by its deadline.
+#[test]
+fn large_server_stream_replies_keep_flowing_to_every_client() {
+    let server = server();
+    for client in clients() {
+        let mut child = Command::new(&client)
+            .args(["server-stream", "--response-size", "1048576", "--payload", "10"])
+            .args(["--streams", "1", "--messages", "300"])
+            .args(["--target", &format!("http://127.0.0.1:{}", server.1)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{}: 300 × 1 MiB not read in 60 s", client.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+        assert!(status.success(), "{}: {out}", client.display());
+        let figures = fields(out.lines().last().unwrap_or(""));
+        assert!(get(&figures, "mb_per_s") > 0.0, "{out}");
+    }
+}
