@@ -190,7 +190,13 @@ fn large_server_stream_replies_keep_flowing_to_every_client() {
     let server = server();
     for client in clients() {
         let mut child = Command::new(&client)
-            .args(["server-stream", "--response-size", "1048576", "--payload", "10"])
+            .args([
+                "server-stream",
+                "--response-size",
+                "1048576",
+                "--payload",
+                "10",
+            ])
             .args(["--streams", "1", "--messages", "300"])
             .args(["--target", &format!("http://127.0.0.1:{}", server.1)])
             .stdout(Stdio::piped())

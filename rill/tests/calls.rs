@@ -22,6 +22,35 @@ async fn unary_round_trip_over_duplex() {
     assert_eq!(resp.get_ref().text, "hello");
 }
 
+/// On a current-thread runtime the native server first polls a handler on the connection's
+/// own task; on a multi-thread one handlers are tasks. Either way a panic ends one call only.
+async fn a_panicking_handler_fails_only_its_own_call() {
+    let (server, _) = echo_server();
+    let client = duplex_pair(server);
+    let err = client
+        .unary::<Msg, Msg>(UNARY, Request::new(Msg::text("panic!")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Cancelled, "{err:?}");
+    for text in ["after", "still fine"] {
+        let resp = client
+            .unary::<Msg, Msg>(UNARY, Request::new(Msg::text(text)))
+            .await
+            .unwrap();
+        assert_eq!(resp.get_ref().text, text);
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_only_its_call_on_a_current_thread_runtime() {
+    a_panicking_handler_fails_only_its_own_call().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_fails_only_its_call_on_a_multi_thread_runtime() {
+    a_panicking_handler_fails_only_its_own_call().await;
+}
+
 #[tokio::test]
 async fn zero_length_messages_work() {
     let (server, _) = echo_server();

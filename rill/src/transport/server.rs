@@ -38,6 +38,8 @@ pub(crate) struct ConnConfig {
     pub(crate) max_connection_age: Option<Duration>,
     /// ...and close it this long after that, calls or not.
     pub(crate) max_connection_age_grace: Option<Duration>,
+    /// Native connections open on this server (shared by the clones of one server's config).
+    pub(crate) open_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The HTTP/2 implementation behind a server.
@@ -62,6 +64,7 @@ impl Default for ConnConfig {
             keepalive_permit_without_stream: false,
             max_connection_age: None,
             max_connection_age_grace: None,
+            open_connections: Arc::default(),
         }
     }
 }

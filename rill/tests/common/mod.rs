@@ -90,6 +90,9 @@ impl Service for Echo {
                     if msg.sleep_ms > 0 {
                         tokio::time::sleep(Duration::from_millis(msg.sleep_ms as u64)).await;
                     }
+                    if msg.text == "panic!" {
+                        panic!("the Echo handler was asked to panic");
+                    }
                     check(&msg)?;
                     let mut resp = Response::new(Msg {
                         text: msg.text.clone(),

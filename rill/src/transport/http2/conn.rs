@@ -123,6 +123,15 @@ pub(super) struct Conn {
     pub(super) keepalive: KeepalivePolicy,
     pub(super) started: Instant,
     pub(super) idle_since: Option<Instant>,
+    /// On a current-thread runtime a new stream's handler is first polled by this task, once
+    /// the frames read with it are handled: a unary call is answered without a task of its
+    /// own (the spawn, the wake-ups and a turn of the scheduler), and its response goes out
+    /// in the same write as the others of the batch. Elsewhere handlers are spawned, so they
+    /// run in parallel with the connection.
+    pub(super) inline_handlers: bool,
+    pub(super) new_handlers: Vec<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Complete frames wait in the read buffer (parsing paused after a batch of streams).
+    pub(super) parse_paused: bool,
 }
 
 /// Serves one connection with the native transport.
@@ -135,6 +144,9 @@ pub(crate) async fn serve(
 ) {
     let (tx, rx) = unbounded_channel();
     let now = Instant::now();
+    config
+        .open_connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut conn = Conn {
         io,
         config: config.clone(),
@@ -171,6 +183,10 @@ pub(crate) async fn serve(
         ),
         started: now,
         idle_since: Some(now),
+        inline_handlers: tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread),
+        new_handlers: Vec::new(),
+        parse_paused: false,
     };
     conn.send_preface();
     let mut shutdown = std::pin::pin!(shutdown.cancelled_owned());
@@ -195,6 +211,9 @@ impl Drop for Conn {
     /// Aborted (a shutdown grace period ran out) or done: no handler waits forever.
     fn drop(&mut self) {
         self.fail_all_streams();
+        self.config
+            .open_connections
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -265,6 +284,9 @@ impl Conn {
                     Poll::Pending => {}
                 }
             }
+            if self.start_handlers(cx) {
+                progress = true;
+            }
             self.flush_streams();
             if self.drain == Drain::Final && self.streams.is_empty() && !self.closing {
                 self.closing = true;
@@ -295,8 +317,33 @@ impl Conn {
         Poll::Pending
     }
 
+    /// Polls the handlers of the streams just opened once; those not done get tasks of
+    /// their own. A panic ends only that stream (its handles reset it), as in a task.
+    fn start_handlers(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.new_handlers.is_empty() {
+            return false;
+        }
+        for mut handler in std::mem::take(&mut self.new_handlers) {
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handler.as_mut().poll(cx)
+            }));
+            match polled {
+                Ok(Poll::Ready(())) => {}
+                Ok(Poll::Pending) => drop(tokio::spawn(handler)),
+                Err(_) => tracing::error!("a request handler panicked"),
+            }
+        }
+        true
+    }
+
     /// Reads what the socket has and handles every complete frame; `Ready(false)` at EOF.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if std::mem::take(&mut self.parse_paused) {
+            if let Err(err) = self.on_bytes() {
+                self.on_error(err);
+            }
+            return Poll::Ready(true);
+        }
         if self.rbuf.capacity() - self.rbuf.len() < 4096 {
             self.rbuf.reserve(16 * 1024);
         }

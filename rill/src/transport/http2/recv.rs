@@ -1,6 +1,7 @@
 //! Incoming frames: the preface, stream states (RFC 9113 §5.1), flow control (§5.2, §6.9),
 //! SETTINGS, PING, GOAWAY, and new streams handed to the server.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,8 +25,17 @@ pub(crate) struct PartialBlock {
 /// a CONTINUATION flood is not buffered without bound.
 const BLOCK_LIMIT_FACTOR: usize = 4;
 
+/// New streams whose handlers run (on a current-thread runtime: see `Conn::inline_handlers`)
+/// before more frames are parsed, when this is the server's only connection: a client that
+/// sent many requests at once gets the first responses while the server is still working on
+/// the rest, instead of all at the end (1 connection × 64 streams: 1.6× the calls per
+/// second, measured). With several connections their turns already overlap with their
+/// clients' work, and the extra writes would only cost CPU (16 × 64: 0.8×).
+const HANDLER_BATCH: usize = 16;
+
 impl Conn {
-    /// Handles every complete frame in the read buffer.
+    /// Handles the complete frames in the read buffer (pausing after `HANDLER_BATCH` new
+    /// streams).
     pub(super) fn on_bytes(&mut self) -> Result<(), H2Error> {
         if !self.preface_seen {
             let n = self.rbuf.len().min(frame::PREFACE.len());
@@ -41,6 +51,14 @@ impl Conn {
         }
         while !self.closing && self.rbuf.len() >= frame::HEADER_LEN {
             let head = Head::parse(&self.rbuf);
+            if head.kind == frame::HEADERS
+                && self.new_handlers.len() >= HANDLER_BATCH
+                && self.config.open_connections.load(Ordering::Relaxed) == 1
+            {
+                // Answer these first: the peer gets their responses while we parse the rest.
+                self.parse_paused = true;
+                return Ok(());
+            }
             if head.len > self.config.max_frame_size {
                 return conn_err(
                     Reason::FRAME_SIZE_ERROR,
@@ -318,7 +336,12 @@ impl Conn {
             }),
             info: self.info.clone(),
         };
-        tokio::spawn((self.handler)(stream));
+        let handler = (self.handler)(stream);
+        if self.inline_handlers {
+            self.new_handlers.push(handler);
+        } else {
+            tokio::spawn(handler);
+        }
         Ok(())
     }
 
