@@ -219,21 +219,47 @@ async fn peak<C: BenchClient>(o: &Opts) -> Result<(String, Errors), String> {
 
 /// Open loop at a fixed rate over `conns` connections; each call's latency counts from the
 /// moment it was scheduled, so a stalled server is charged for the calls it delayed.
+///
+/// A dispatcher hands each call, as it falls due, to one of `RATE_WORKERS` long-lived worker
+/// tasks (round robin; a worker makes one call at a time and queues the rest): no task, lock
+/// or shared histogram per call, so the generator itself keeps up with the rates asked of it.
 async fn rate<C: BenchClient>(o: &Opts) -> Result<(String, Errors), String> {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    const MAX_IN_FLIGHT: u64 = 20_000;
+    const RATE_WORKERS: usize = 1024;
     if o.rate <= 0.0 {
         return Err("rate needs --rate R > 0".into());
     }
     let clients = connect_all::<C>(o, o.conns).await?;
-    let hist = Arc::new(Mutex::new(histogram()));
-    let errors: Shared<Errors> = Arc::default();
-    let in_flight = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    const MAX_IN_FLIGHT: u64 = 20_000;
+    let in_flight = Arc::new(AtomicU64::new(0));
     let interval = 1.0 / o.rate;
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(o.warmup);
     let end = measure_from + Duration::from_secs_f64(o.duration);
+    let mut queues = Vec::with_capacity(RATE_WORKERS);
+    let mut workers = Vec::with_capacity(RATE_WORKERS);
+    for k in 0..RATE_WORKERS {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, bool)>();
+        queues.push(tx);
+        let (c, in_flight) = (clients[k % clients.len()].clone(), in_flight.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut mine, mut errors) = (histogram(), Errors::default());
+            while let Some((scheduled, record)) = rx.recv().await {
+                let r = c.unary().await;
+                let took = micros(scheduled.elapsed());
+                in_flight.fetch_sub(1, Relaxed);
+                match r {
+                    Err(e) => errors.add(e),
+                    Ok(()) if record => {
+                        let _ = mine.record(took);
+                    }
+                    Ok(()) => {}
+                }
+            }
+            (mine, errors)
+        }));
+    }
     let (mut issued, mut dropped, mut measured) = (0u64, 0u64, 0u64);
-    let mut tasks = tokio::task::JoinSet::new();
     loop {
         let now = Instant::now();
         if now >= end {
@@ -243,30 +269,16 @@ async fn rate<C: BenchClient>(o: &Opts) -> Result<(String, Errors), String> {
         while issued <= due {
             let scheduled = start + Duration::from_secs_f64(issued as f64 * interval);
             let record = scheduled >= measure_from;
+            let worker = issued as usize % RATE_WORKERS;
             issued += 1;
-            if in_flight.load(std::sync::atomic::Ordering::Relaxed) >= MAX_IN_FLIGHT {
+            if in_flight.load(Relaxed) >= MAX_IN_FLIGHT {
                 dropped += u64::from(record);
                 continue;
             }
             measured += u64::from(record);
-            let c = clients[issued as usize % clients.len()].clone();
-            let (hist, errors, in_flight) = (hist.clone(), errors.clone(), in_flight.clone());
-            in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tasks.spawn(async move {
-                let r = c.unary().await;
-                let took = micros(scheduled.elapsed());
-                in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                match r {
-                    Err(e) => lock(&errors).add(e),
-                    Ok(()) if record => {
-                        let _ = lock(&hist).record(took);
-                    }
-                    Ok(()) => {}
-                }
-            });
+            in_flight.fetch_add(1, Relaxed);
+            let _ = queues[worker].send((scheduled, record));
         }
-        // Reap finished tasks so the set does not grow with the run.
-        while tasks.try_join_next().is_some() {}
         let next = start + Duration::from_secs_f64(issued as f64 * interval);
         let wait = next.saturating_duration_since(Instant::now());
         if wait > Duration::from_millis(2) {
@@ -275,9 +287,17 @@ async fn rate<C: BenchClient>(o: &Opts) -> Result<(String, Errors), String> {
             tokio::task::yield_now().await;
         }
     }
-    while tasks.join_next().await.is_some() {}
-    let h = lock(&hist).clone();
-    let errors = std::mem::take(&mut *lock(&errors));
+    drop(queues);
+    let mut h = histogram();
+    let mut errors = Errors::default();
+    for w in workers {
+        let (mine, errs) = w.await.map_err(|e| e.to_string())?;
+        let _ = h.add(&mine);
+        errors.count += errs.count;
+        if let Some(e) = errs.first {
+            errors.first.get_or_insert(e);
+        }
+    }
     Ok((
         format!(
             "target_rps={:.0} rps={:.0} calls={} dropped={dropped} {}",
