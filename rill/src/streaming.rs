@@ -160,18 +160,22 @@ impl MessageStream {
                 "server closed the stream without grpc-status",
             ));
         };
-        match Status::from_headers(&trailers) {
-            Some(status) if status.code() == crate::Code::Ok => {
+        match Status::code_from_headers(&trailers) {
+            // The common end: the trailers become metadata, with no status built.
+            Some(crate::Code::Ok) => {
                 self.phase = Phase::Done;
                 if let Some(end) = &self.client {
-                    put(&end.trailers, status.metadata().clone());
+                    put(&end.trailers, MetadataMap::from_headers(trailers));
                 }
                 if let Some(tap) = &self.tap {
                     tap.end(None);
                 }
                 Poll::Ready(None)
             }
-            Some(status) => self.fail(status),
+            Some(_) => match Status::from_headers(&trailers) {
+                Some(status) => self.fail(status),
+                None => self.fail(Status::internal("server trailers carry no grpc-status")),
+            },
             None => self.fail(Status::internal("server trailers carry no grpc-status")),
         }
     }

@@ -222,12 +222,12 @@ impl CallStats {
         self.channel.started();
     }
 
-    fn ended(&self, status: Option<&Status>) {
+    fn ended(&self, code: Option<crate::Code>) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.channel.ended();
-        match status {
+        match code {
             // Outlier detection counts any non-OK status as a failure, as grpc-go does.
-            Some(status) if status.code() == crate::Code::Ok => {
+            Some(crate::Code::Ok) => {
                 self.successes.fetch_add(1, Ordering::Relaxed);
                 self.consecutive_failures.store(0, Ordering::Relaxed);
             }
@@ -279,30 +279,26 @@ impl CallGuard {
     /// The call ended with these trailers (or the response headers of a Trailers-Only
     /// answer).
     pub(crate) fn trailers(mut self, trailers: &HeaderMap) {
-        let status = Status::from_headers(trailers)
-            .unwrap_or_else(|| Status::internal("no grpc-status in the trailers"));
+        let code = Status::code_from_headers(trailers).unwrap_or(crate::Code::Internal);
         if let Some(stats) = &self.stats {
             stats.record_load(trailers);
         }
-        self.end(Some(&status));
+        self.end_with(Some(code));
     }
 
     /// The call failed on the transport (reset, connection lost).
     pub(crate) fn failed(mut self, status: &Status) {
-        let status = if status.code() == crate::Code::Cancelled {
-            None
-        } else {
-            Some(status)
-        };
-        self.end(status);
+        let code = Some(status.code()).filter(|c| *c != crate::Code::Cancelled);
+        self.end_with(code);
     }
 
-    fn end(&mut self, status: Option<&Status>) {
+    /// `None`: cancelled by the client, which says nothing about the server.
+    fn end_with(&mut self, code: Option<crate::Code>) {
         if !self.ended {
             self.ended = true;
             self.connection.fetch_sub(1, Ordering::Relaxed);
             if let Some(stats) = &self.stats {
-                stats.ended(status);
+                stats.ended(code);
             }
         }
     }
@@ -310,7 +306,7 @@ impl CallGuard {
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        self.end(None);
+        self.end_with(None);
     }
 }
 

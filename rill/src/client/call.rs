@@ -24,8 +24,7 @@ impl Client {
         let (head, message) = self.prepare(request)?;
         let frame = encode_message(&message, self.encode_options(&head))?;
         let deadline = head.deadline();
-        let call = self.call(path, head, Kind::Unary(frame));
-        single(until_deadline(deadline, call).await?)
+        single(until_deadline(deadline, self.call(path, head, Kind::Unary(frame))).await?)
     }
 
     /// Calls a server-streaming method: one request message, a stream of responses.
@@ -96,7 +95,9 @@ impl Client {
         let request = head.map(|()| body);
         match &self.options.dispatch {
             Some(dispatch) => dispatch(request).await,
-            None => exchange(&self.channel, request).await,
+            // Boxed: the call's state is kilobytes, and every future that holds it inline
+            // is moved (copied) several times on its way to the task that polls it.
+            None => Box::pin(exchange(&self.channel, request)).await,
         }
     }
 

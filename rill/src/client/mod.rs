@@ -28,11 +28,18 @@ use crate::{Request, Status};
 
 use crate::interceptor::Interceptor;
 
+fn accept_header(encodings: &[CompressionEncoding]) -> http::HeaderValue {
+    // Encoding names are ASCII tokens joined by commas: always a valid value.
+    http::HeaderValue::from_str(&accept_encoding_value(encodings))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("identity"))
+}
+
 #[derive(Clone)]
 pub(crate) struct Options {
     send_compression: Option<CompressionEncoding>,
     accept_encodings: Vec<CompressionEncoding>,
-    accept_encoding_header: String,
+    /// `grpc-accept-encoding`, built once (cloning a header value is a refcount).
+    accept_encoding_header: http::HeaderValue,
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
     timeout: Option<Duration>,
@@ -47,7 +54,7 @@ impl Default for Options {
         let accept = CompressionEncoding::supported();
         Options {
             send_compression: None,
-            accept_encoding_header: accept_encoding_value(&accept),
+            accept_encoding_header: accept_header(&accept),
             accept_encodings: accept,
             max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
@@ -124,7 +131,7 @@ impl Client {
         self.with(|o| {
             if !o.accept_encodings.contains(&encoding) {
                 o.accept_encodings.push(encoding);
-                o.accept_encoding_header = accept_encoding_value(&o.accept_encodings);
+                o.accept_encoding_header = accept_header(&o.accept_encodings);
             }
         })
     }

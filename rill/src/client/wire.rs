@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, HeaderValue};
+use http::{header, HeaderName, HeaderValue};
 
 use super::layer::RawStream;
 use super::{Channel, Options};
@@ -22,6 +22,10 @@ use crate::transport::{RecvBody, SendBody};
 use crate::{BoxStream, MessageInfo, MetadataMap, Request, Response, Status};
 
 const USER_AGENT: &str = concat!("rill/", env!("CARGO_PKG_VERSION"));
+// Header names as constants: inserting by `&str` parses and validates the name every call.
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
 
 /// What the server answered before any message.
 enum Head {
@@ -89,17 +93,21 @@ impl Wire<'_> {
                 ));
             }
             if let Ok(value) = HeaderValue::from_str(&format_grpc_timeout(remaining)) {
-                headers.insert("grpc-timeout", value);
+                headers.insert(GRPC_TIMEOUT, value);
             }
         }
         if let Some(encoding) = self.send_compression {
-            headers.insert("grpc-encoding", HeaderValue::from_static(encoding.as_str()));
+            headers.insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
         }
-        if let Ok(value) = HeaderValue::from_str(&self.options.accept_encoding_header) {
-            headers.insert("grpc-accept-encoding", value);
-        }
+        headers.insert(
+            GRPC_ACCEPT_ENCODING,
+            self.options.accept_encoding_header.clone(),
+        );
         if previous > 0 {
-            headers.insert(retry::PREVIOUS_ATTEMPTS, HeaderValue::from(previous));
+            headers.insert(
+                HeaderName::from_static(retry::PREVIOUS_ATTEMPTS),
+                HeaderValue::from(previous),
+            );
         }
         Ok(request)
     }

@@ -347,13 +347,24 @@ impl Status {
         self.0.metadata.extend_headers(headers);
     }
 
+    /// Only the code of the status in response headers or trailers (cheap: the common end of
+    /// a call needs no message, details or metadata); `None` when `grpc-status` is absent.
+    pub(crate) fn code_from_headers(headers: &HeaderMap) -> Option<Code> {
+        let raw = headers.get(&GRPC_STATUS)?.as_bytes();
+        if raw == b"0" {
+            return Some(Code::Ok);
+        }
+        Some(
+            std::str::from_utf8(raw)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                .map_or(Code::Unknown, Code::from_i32),
+        )
+    }
+
     /// Reads a status from response headers or trailers; `None` when `grpc-status` is absent.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Status> {
-        let raw_code = headers.get(&GRPC_STATUS)?;
-        let code = std::str::from_utf8(raw_code.as_bytes())
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-            .map_or(Code::Unknown, Code::from_i32);
+        let code = Status::code_from_headers(headers)?;
         let message = headers
             .get(&GRPC_MESSAGE)
             .map(|v| {
