@@ -178,6 +178,16 @@ async fn who(client: &Client, key: Option<&str>) -> Result<String, Status> {
     Ok(response.into_inner().id)
 }
 
+/// A client whose channel spreads calls over `replicas` with `policy`.
+async fn balanced_client(replicas: &[Replica], policy: impl rill::balancer::LbPolicy) -> Client {
+    let channel = Endpoint::new(&target(replicas))
+        .load_balancer(policy)
+        .connect()
+        .await
+        .unwrap();
+    Client::new(channel)
+}
+
 /// Replies per replica id for `n` sequential calls.
 async fn spread(client: &Client, n: usize) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -198,12 +208,7 @@ fn counts(replicas: &[Replica]) -> Vec<usize> {
 #[tokio::test]
 async fn round_robin_spreads_evenly() {
     let replicas = replicas(3, false).await;
-    let channel = Endpoint::new(&target(&replicas))
-        .load_balancer(RoundRobin)
-        .connect()
-        .await
-        .unwrap();
-    let client = Client::new(channel);
+    let client = balanced_client(&replicas, RoundRobin).await;
     // Let every subchannel get READY.
     while spread(&client, 30).await.len() < 3 {}
     counts(&replicas);
@@ -256,12 +261,7 @@ async fn weighted_round_robin_follows_load_reports() {
     let policy = WeightedRoundRobin::new()
         .blackout_period(Duration::ZERO)
         .weight_update_period(Duration::from_millis(100));
-    let channel = Endpoint::new(&target(&replicas))
-        .load_balancer(policy)
-        .connect()
-        .await
-        .unwrap();
-    let client = Client::new(channel);
+    let client = balanced_client(&replicas, policy).await;
     // Every replica reports at least once, then the weights are recomputed.
     while spread(&client, 30).await.len() < 3 {}
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -387,12 +387,7 @@ async fn a_failing_replica_is_ejected_and_returns() {
             fp.request_volume = 5;
             fp
         });
-    let channel = Endpoint::new(&target(&replicas))
-        .load_balancer(policy)
-        .connect()
-        .await
-        .unwrap();
-    let client = Client::new(channel);
+    let client = balanced_client(&replicas, policy).await;
     replicas[2].knobs.fail.store(true, Ordering::SeqCst);
     // Calls until the failing replica stops getting any (ejected after an interval).
     let start = Instant::now();
@@ -599,12 +594,7 @@ async fn success_rate_ejection_ejects_the_outlier() {
             sr.request_volume = 5;
             sr
         });
-    let channel = Endpoint::new(&target(&replicas))
-        .load_balancer(policy)
-        .connect()
-        .await
-        .unwrap();
-    let client = Client::new(channel);
+    let client = balanced_client(&replicas, policy).await;
     replicas[4].knobs.fail.store(true, Ordering::SeqCst);
     let start = Instant::now();
     loop {
@@ -634,12 +624,7 @@ async fn consecutive_failures_eject_a_replica_at_once_and_it_returns() {
             cf.consecutive_failures = 3;
             cf
         });
-    let channel = Endpoint::new(&target(&replicas))
-        .load_balancer(policy)
-        .connect()
-        .await
-        .unwrap();
-    let client = Client::new(channel);
+    let client = balanced_client(&replicas, policy).await;
     spread(&client, 30).await;
     replicas[1].knobs.fail.store(true, Ordering::SeqCst);
     counts(&replicas);
@@ -676,12 +661,7 @@ async fn outlier_detection_never_ejects_more_than_the_max_share() {
             fp.request_volume = 5;
             fp
         });
-    let channel = Endpoint::new(&target(&replicas))
-        .load_balancer(policy)
-        .connect()
-        .await
-        .unwrap();
-    let client = Client::new(channel);
+    let client = balanced_client(&replicas, policy).await;
     replicas[1].knobs.fail.store(true, Ordering::SeqCst);
     replicas[2].knobs.fail.store(true, Ordering::SeqCst);
     for _ in 0..10 {
