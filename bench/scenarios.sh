@@ -150,7 +150,7 @@ rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Starts a fresh server $1 on the spare port; sets MEM_PID.
 mem_server() {
   local s=$1 port=${PORTS[callgrind]}
-  taskset -c 0 "${BIN[$s]}" --listen "127.0.0.1:$port" --workers 1 >>"$LOGS/memory-$s.log" 2>&1 &
+  env ${TRANSPORT[$s]:+RILL_SERVER_TRANSPORT=${TRANSPORT[$s]}} taskset -c 0 "${BIN[$s]}" --listen "127.0.0.1:$port" --workers 1 >>"$LOGS/memory-$s.log" 2>&1 &
   MEM_PID=$!
   PIDS+=("$MEM_PID")
   wait_port "$port" || {
