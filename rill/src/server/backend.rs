@@ -7,7 +7,11 @@ use crate::transport::server::Backend;
 /// Both speak the same gRPC over HTTP/2 (RFC 9113) and enforce the same limits; they differ
 /// in speed. `Native` is rill's own connection built for gRPC: one task owns each
 /// connection, frames of many streams leave in one write, and a unary response is one unit.
-/// `H2` runs on the `h2` crate.
+/// On a current-thread tokio runtime it also polls each new call's handler once on the
+/// connection's own task (a handler that finishes at once, as most unary ones do, needs no
+/// task of its own; one that waits continues as a task); on a multi-thread runtime every
+/// handler is a task, so calls of one connection run in parallel. `H2` runs on the `h2`
+/// crate, with a task per call.
 ///
 /// ```
 /// use rill::server::{Http2Backend, Server};
