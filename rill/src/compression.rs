@@ -207,6 +207,14 @@ pub(crate) fn accept_encoding_value(encodings: &[CompressionEncoding]) -> String
     names.join(",")
 }
 
+/// [`accept_encoding_value`] as a header value, built once by its owner (cloning one is a
+/// refcount); `None` only if nothing could make it valid.
+pub(crate) fn accept_encoding_header(
+    encodings: &[CompressionEncoding],
+) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_str(&accept_encoding_value(encodings)).ok()
+}
+
 /// Parses a peer's `grpc-accept-encoding` into the encodings this build can use, in the peer's
 /// order; unknown names, `identity`, disabled encodings and duplicates are skipped.
 pub(crate) fn parse_accept_encoding(value: &str) -> Vec<CompressionEncoding> {

@@ -23,23 +23,17 @@ pub(crate) use layer::{Kind, RawResponse, RawStream};
 
 pub(crate) use control::Control;
 
-use crate::compression::{accept_encoding_value, CompressionEncoding};
+use crate::compression::{accept_encoding_header, CompressionEncoding};
 use crate::{Request, Status};
 
 use crate::interceptor::Interceptor;
-
-fn accept_header(encodings: &[CompressionEncoding]) -> http::HeaderValue {
-    // Encoding names are ASCII tokens joined by commas: always a valid value.
-    http::HeaderValue::from_str(&accept_encoding_value(encodings))
-        .unwrap_or_else(|_| http::HeaderValue::from_static("identity"))
-}
 
 #[derive(Clone)]
 pub(crate) struct Options {
     send_compression: Option<CompressionEncoding>,
     accept_encodings: Vec<CompressionEncoding>,
     /// `grpc-accept-encoding`, built once (cloning a header value is a refcount).
-    accept_encoding_header: http::HeaderValue,
+    accept_encoding_header: Option<http::HeaderValue>,
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
     timeout: Option<Duration>,
@@ -54,7 +48,7 @@ impl Default for Options {
         let accept = CompressionEncoding::supported();
         Options {
             send_compression: None,
-            accept_encoding_header: accept_header(&accept),
+            accept_encoding_header: accept_encoding_header(&accept),
             accept_encodings: accept,
             max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
@@ -131,7 +125,7 @@ impl Client {
         self.with(|o| {
             if !o.accept_encodings.contains(&encoding) {
                 o.accept_encodings.push(encoding);
-                o.accept_encoding_header = accept_header(&o.accept_encodings);
+                o.accept_encoding_header = accept_encoding_header(&o.accept_encodings);
             }
         })
     }

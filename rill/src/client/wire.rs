@@ -99,10 +99,9 @@ impl Wire<'_> {
         if let Some(encoding) = self.send_compression {
             headers.insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
         }
-        headers.insert(
-            GRPC_ACCEPT_ENCODING,
-            self.options.accept_encoding_header.clone(),
-        );
+        if let Some(value) = &self.options.accept_encoding_header {
+            headers.insert(GRPC_ACCEPT_ENCODING, value.clone());
+        }
         if previous > 0 {
             headers.insert(
                 HeaderName::from_static(retry::PREVIOUS_ATTEMPTS),

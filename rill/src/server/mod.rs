@@ -36,7 +36,7 @@ pub(crate) use call::{is_grpc_content_type, GRPC_CONTENT_TYPE};
 use router::Router;
 pub(crate) use service::RawBody;
 
-use crate::compression::{accept_encoding_value, CompressionEncoding};
+use crate::compression::{accept_encoding_header, accept_encoding_value, CompressionEncoding};
 use crate::transport::server::{
     serve_connection, ConnConfig, ConnectionInfo, IncomingStream, StreamHandler,
 };
@@ -63,8 +63,7 @@ impl Default for CallConfig {
         CallConfig {
             max_decoding_message_size: crate::DEFAULT_MAX_RECV_MESSAGE_SIZE,
             max_encoding_message_size: usize::MAX,
-            accept_encoding_value: http::HeaderValue::from_str(&accept_encoding_value(&accept))
-                .ok(),
+            accept_encoding_value: accept_encoding_header(&accept),
             accept_encoding_header: accept_encoding_value(&accept),
             accept_encodings: accept,
             send_encodings: Vec::new(),

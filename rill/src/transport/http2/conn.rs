@@ -52,11 +52,11 @@ impl std::hash::Hasher for IdHasher {
 
 pub(super) type StreamMap = HashMap<u32, StreamState, std::hash::BuildHasherDefault<IdHasher>>;
 
-/// One piece of a stream's response, in order.
+/// One piece of a stream's response, in order: a header block (response head or
+/// trailers) or data, each with its END_STREAM flag.
 pub(super) enum Out {
     Headers(Box<hpack::Head>, bool),
     Data(Bytes, bool),
-    Trailers(Box<http::HeaderMap>),
 }
 
 pub(super) struct StreamState {
@@ -323,7 +323,8 @@ impl Conn {
         if self.new_handlers.is_empty() {
             return false;
         }
-        for mut handler in std::mem::take(&mut self.new_handlers) {
+        // Drained, not taken: the vector keeps its capacity for the next batch.
+        for mut handler in self.new_handlers.drain(..) {
             let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 handler.as_mut().poll(cx)
             }));

@@ -39,10 +39,11 @@ fn put_string(buf: &mut BytesMut, value: &[u8]) {
     buf.put_slice(value);
 }
 
-/// A response head as the connection task encodes it.
+/// A header block as the connection task encodes it: a response head, or trailers (no
+/// status).
 #[derive(Debug)]
 pub(crate) struct Head {
-    pub(crate) status: StatusCode,
+    pub(crate) status: Option<StatusCode>,
     pub(crate) fields: HeaderMap,
 }
 
@@ -50,8 +51,15 @@ impl Head {
     pub(crate) fn new(head: http::Response<()>) -> Box<Head> {
         let parts = head.into_parts().0;
         Box::new(Head {
-            status: parts.status,
+            status: Some(parts.status),
             fields: parts.headers,
+        })
+    }
+
+    pub(crate) fn trailers(fields: HeaderMap) -> Box<Head> {
+        Box::new(Head {
+            status: None,
+            fields,
         })
     }
 }
@@ -112,11 +120,18 @@ impl Encoder {
         }
     }
 
-    /// Encodes a response head (status and headers).
-    pub(crate) fn encode_head(&mut self, head: &Head, buf: &mut BytesMut) {
+    /// Encodes a header block: the status (for a response head), then the fields.
+    pub(crate) fn encode_block(&mut self, head: &Head, buf: &mut BytesMut) {
         self.start_block(buf);
+        if let Some(status) = head.status {
+            Self::encode_status(status, buf);
+        }
+        self.encode_fields(&head.fields, buf);
+    }
+
+    fn encode_status(status: StatusCode, buf: &mut BytesMut) {
         // Static table indexes of the common statuses (RFC 7541 Appendix A).
-        let indexed = match head.status.as_u16() {
+        let indexed = match status.as_u16() {
             200 => Some(8),
             204 => Some(9),
             206 => Some(10),
@@ -131,19 +146,12 @@ impl Encoder {
             None => {
                 // Literal without indexing, static name `:status` (index 8).
                 put_int(buf, 0x00, 4, 8);
-                put_string(buf, head.status.as_str().as_bytes());
+                put_string(buf, status.as_str().as_bytes());
             }
         }
-        self.encode(&head.fields, buf);
     }
 
-    /// Encodes trailers.
-    pub(crate) fn encode_trailers(&mut self, trailers: &HeaderMap, buf: &mut BytesMut) {
-        self.start_block(buf);
-        self.encode(trailers, buf);
-    }
-
-    fn encode(&mut self, fields: &HeaderMap, buf: &mut BytesMut) {
+    fn encode_fields(&mut self, fields: &HeaderMap, buf: &mut BytesMut) {
         for (name, value) in fields {
             if let Some(k) = self.table.iter().position(|(n, v)| n == name && v == value) {
                 // The newest entry is index 62 (RFC 7541 §2.3.3).
@@ -243,7 +251,7 @@ mod tests {
     #[test]
     fn encoded_blocks_decode_to_the_same_fields_and_repeats_shrink_to_indexes() {
         let mut head = Head {
-            status: StatusCode::OK,
+            status: Some(StatusCode::OK),
             fields: HeaderMap::new(),
         };
         head.fields
@@ -252,9 +260,10 @@ mod tests {
             .insert("grpc-accept-encoding", "gzip,zstd".parse().unwrap());
         head.fields
             .insert("x-long", "v".repeat(300).parse().unwrap());
-        let mut trailers = HeaderMap::new();
-        trailers.insert("grpc-status", "0".parse().unwrap());
-        trailers.insert("grpc-message", "fine".parse().unwrap());
+        let mut fields = HeaderMap::new();
+        fields.insert("grpc-status", "0".parse().unwrap());
+        fields.insert("grpc-message", "fine".parse().unwrap());
+        let trailers = Head::trailers(fields);
         let long = "v".repeat(300);
         let want_head = pairs(&[
             (":status", "200"),
@@ -269,11 +278,11 @@ mod tests {
         let mut sizes = Vec::new();
         for round in 0..3 {
             let mut buf = BytesMut::new();
-            enc.encode_head(&head, &mut buf);
+            enc.encode_block(&head, &mut buf);
             assert_eq!(decoded(&mut dec, &buf), want_head, "round {round}");
             sizes.push(buf.len());
             let mut buf = BytesMut::new();
-            enc.encode_trailers(&trailers, &mut buf);
+            enc.encode_block(&trailers, &mut buf);
             assert_eq!(decoded(&mut dec, &buf), want_trailers, "round {round}");
             sizes.push(buf.len());
         }
@@ -283,17 +292,17 @@ mod tests {
         assert_eq!(sizes[2..4], sizes[4..6]);
 
         // Other statuses and a peer that shrinks its table to 0, then grows it again.
-        head.status = StatusCode::IM_A_TEAPOT;
+        head.status = Some(StatusCode::IM_A_TEAPOT);
         enc.set_peer_table_size(0);
         let mut buf = BytesMut::new();
-        enc.encode_head(&head, &mut buf);
+        enc.encode_block(&head, &mut buf);
         let mut want = want_head.clone();
         want[0].1 = "418".into();
         assert_eq!(decoded(&mut dec, &buf), want);
         enc.set_peer_table_size(65536);
         for _ in 0..2 {
             let mut buf = BytesMut::new();
-            enc.encode_trailers(&trailers, &mut buf);
+            enc.encode_block(&trailers, &mut buf);
             assert_eq!(decoded(&mut dec, &buf), want_trailers);
         }
     }
@@ -309,7 +318,7 @@ mod tests {
             fields.insert("grpc-accept-encoding", format!("{i:0100}").parse().unwrap());
             fields.insert("content-type", "application/grpc".parse().unwrap());
             let mut buf = BytesMut::new();
-            enc.encode_trailers(&fields, &mut buf);
+            enc.encode_block(&Head::trailers(fields), &mut buf);
             let got = decoded(&mut dec, &buf);
             assert_eq!(got[0].1, format!("{i:0100}"));
             assert_eq!(got[1].1, "application/grpc");

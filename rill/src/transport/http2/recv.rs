@@ -295,7 +295,7 @@ impl Conn {
             tracing::debug!(remote_addr = ?self.info.remote_addr, size = decoded.list_size, "request header list too large");
             self.open_stream(id, true, None);
             let head = Box::new(super::hpack::Head {
-                status: http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                status: Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
                 fields: http::HeaderMap::new(),
             });
             if let Some(s) = self.streams.get_mut(&id) {

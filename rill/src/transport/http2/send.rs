@@ -38,7 +38,7 @@ impl Conn {
                 }
                 if let Some(t) = trailers {
                     ended = true;
-                    s.queue.push_back(Out::Trailers(t));
+                    s.queue.push_back(Out::Headers(t, true));
                 }
                 // An end with nothing to carry it (a body finished without trailers, as
                 // gRPC-Web's is) still needs a frame, even behind data still queued.
@@ -93,7 +93,7 @@ impl Conn {
                         // Encoded as it goes out: blocks must reach the peer in the order
                         // they changed its HPACK table.
                         self.block.clear();
-                        self.encoder.encode_head(head, &mut self.block);
+                        self.encoder.encode_block(head, &mut self.block);
                         frame::put_header_block(
                             &mut self.wbuf.cur,
                             id,
@@ -102,19 +102,6 @@ impl Conn {
                             max_frame,
                         );
                         done = *end;
-                        s.queue.pop_front();
-                    }
-                    Some(Out::Trailers(trailers)) => {
-                        self.block.clear();
-                        self.encoder.encode_trailers(trailers, &mut self.block);
-                        frame::put_header_block(
-                            &mut self.wbuf.cur,
-                            id,
-                            &self.block,
-                            true,
-                            max_frame,
-                        );
-                        done = true;
                         s.queue.pop_front();
                     }
                     Some(Out::Data(data, end)) => {

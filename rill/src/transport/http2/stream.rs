@@ -26,7 +26,7 @@ pub(crate) enum Command {
         id: u32,
         headers: Option<Box<Head>>,
         data: Option<Bytes>,
-        trailers: Option<Box<HeaderMap>>,
+        trailers: Option<Box<Head>>,
         end: bool,
     },
     Reset {
@@ -266,7 +266,7 @@ impl NativeSend {
     fn command(
         &mut self,
         data: Option<Bytes>,
-        trailers: Option<Box<HeaderMap>>,
+        trailers: Option<Box<Head>>,
         end: bool,
     ) -> Result<(), Status> {
         if let Some(status) = self.shared.reset_status() {
@@ -315,12 +315,12 @@ impl NativeSend {
     }
 
     pub(crate) fn send_trailers(&mut self, trailers: HeaderMap) -> Result<(), Status> {
-        self.command(None, Some(Box::new(trailers)), true)
+        self.command(None, Some(Head::trailers(trailers)), true)
     }
 
     /// The last message and the trailers (with the headers, if not yet sent) in one command.
     pub(crate) fn send_last(&mut self, data: Bytes, trailers: HeaderMap) -> Result<(), Status> {
-        self.command(Some(data), Some(Box::new(trailers)), true)
+        self.command(Some(data), Some(Head::trailers(trailers)), true)
     }
 
     pub(crate) fn cancel(&mut self) {
