@@ -138,17 +138,12 @@ async fn tonic_server_answers_every_method() {
 }
 
 /// Cancelling server streams of small messages back to back while the server is sending:
-/// h2 0.4.20 charges each small DATA frame against the connection's DATA frame budget
-/// (`streams.rs` `record_data_frame`) but refunds it only when the application reads it; a
-/// frame that arrives after the `RecvStream` was dropped (`!stream.is_recv`) or after the
-/// local RST_STREAM (ignored) is charged and never refunded. The client connection closes
-/// itself with GOAWAY ENHANCE_YOUR_CALM ("too_many_data_frames") and the next call fails with
-/// UNAVAILABLE. A larger budget (transport/client.rs, 16 MiB) only delays it: a stream
-/// cancelled while the server is writing tiny messages leaks what sits in the socket buffers
-/// (hundreds of thousands of frames on loopback). Ignored until the client runs on rill's own
-/// HTTP/2 transport, where ignored frames are not charged.
+/// on h2 0.4.20 the client connection charged each small DATA frame against a budget refunded
+/// only when the application read it, so frames arriving after the local reset were never
+/// refunded and the connection closed itself with GOAWAY ENHANCE_YOUR_CALM
+/// ("too_many_data_frames"); the next call failed with UNAVAILABLE. rill's own client
+/// connection drops frames of streams it reset and returns their flow-control credit.
 #[tokio::test]
-#[ignore = "h2 0.4.20 charges DATA frames ignored after a local reset and never refunds them"]
 async fn client_connection_survives_cancelled_fast_streams() {
     with_timeout(async {
         let (_server, target) = start(&env!("CARGO_BIN_EXE_bench-server").into()).await;

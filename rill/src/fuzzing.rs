@@ -181,6 +181,45 @@ pub fn server_connection(data: &[u8]) {
     });
 }
 
+/// rill's HTTP/2 client connection against a server that sends SETTINGS and then `data`
+/// (and closes): the call in flight ends with a response or a status, never a panic or hang.
+pub fn client_connection(data: &[u8]) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let input = data.to_vec();
+    runtime.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let channel = crate::Channel::with_connector("fuzz.test", move || {
+            let input = input.clone();
+            async move {
+                let (client_io, mut server) = tokio::io::duplex(1 << 16);
+                tokio::spawn(async move {
+                    let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+                    let _ = server.write_all(&settings).await;
+                    let _ = server.write_all(&input).await;
+                    // Read what the client sent, then close.
+                    let mut sink = [0u8; 4096];
+                    let _ = tokio::time::timeout(Duration::from_millis(20), async {
+                        while matches!(server.read(&mut sink).await, Ok(n) if n > 0) {}
+                    })
+                    .await;
+                });
+                Ok(client_io)
+            }
+        });
+        let client = crate::Client::new(channel);
+        let mut request = crate::Request::new(());
+        request.set_timeout(Duration::from_secs(1));
+        let call = client.unary::<(), ()>("/fuzz.Service/Call", request);
+        let ended = tokio::time::timeout(Duration::from_secs(5), call).await;
+        assert!(ended.is_ok(), "the call did not end");
+    });
+}
+
 /// The gRPC-Web `-text` body decoder: the first byte picks the chunk size; decoding chunk by
 /// chunk agrees with decoding at once, and what decodes survives a round trip.
 pub fn grpc_web_text(data: &[u8]) {

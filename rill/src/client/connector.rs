@@ -184,4 +184,19 @@ impl super::Endpoint {
         self.conn.health_check_service = Some(service.into());
         self
     }
+
+    /// Picks the HTTP/2 implementation of the channel's connections: rill's own
+    /// ([`Native`](crate::server::Http2Backend::Native), the default: one task per
+    /// connection, a unary request leaves as one unit with the other calls' frames) or the
+    /// `h2` crate's. Both speak the same protocol; they differ in speed.
+    ///
+    /// ```
+    /// use rill::server::Http2Backend;
+    /// let endpoint = rill::Channel::builder("127.0.0.1:50051").http2_backend(Http2Backend::H2);
+    /// # drop(endpoint);
+    /// ```
+    pub fn http2_backend(mut self, backend: crate::server::Http2Backend) -> Self {
+        self.conn.native = backend == crate::server::Http2Backend::Native;
+        self
+    }
 }

@@ -116,7 +116,8 @@ impl Wire<'_> {
         path: &str,
         head: &Request<()>,
         previous: u32,
-    ) -> Result<(SendBody, PendingResponse), Failure> {
+        first: Option<Bytes>,
+    ) -> Result<(SendBody, PendingResponse, Option<Bytes>), Failure> {
         let request = self.http_head(path, head, previous).map_err(Failure::new)?;
         let wait_for_ready = head.wait_for_ready().unwrap_or(self.options.wait_for_ready);
         let info = PickInfo::new(path, head.metadata());
@@ -127,7 +128,7 @@ impl Wire<'_> {
             .map_err(Failure::new)?;
         // A connection that cannot open the stream (closing, GOAWAY) never sent it.
         connection
-            .start_call(request)
+            .start_call_with(request, first)
             .await
             .map_err(|status| Failure {
                 never_sent: true,
@@ -188,11 +189,17 @@ impl Wire<'_> {
         frame: Bytes,
         attempt: Attempt,
     ) -> Outcome<UnaryHead> {
-        let (mut send, pending) = match self.start(path, head, attempt.previous).await {
+        let started = self.start(path, head, attempt.previous, Some(frame)).await;
+        let (mut send, pending, unsent) = match started {
             Ok(started) => started,
             Err(failure) => return Outcome::Failed(failure),
         };
-        let mut sending = std::pin::pin!(send.send_data(frame, true));
+        let mut sending = std::pin::pin!(async {
+            match unsent {
+                Some(frame) => send.send_data(frame, true).await,
+                None => Ok(()),
+            }
+        });
         let mut answer = std::pin::pin!(pending.head());
         let mut sent = None;
         let answer = loop {
@@ -267,7 +274,7 @@ impl Wire<'_> {
         attempt: Attempt,
     ) -> Outcome<Response<RawStream>> {
         let deadline = head.deadline();
-        let (send, pending) = match self.start(path, head, attempt.previous).await {
+        let (send, pending, _) = match self.start(path, head, attempt.previous, None).await {
             Ok(started) => started,
             Err(failure) => return Outcome::Failed(failure),
         };

@@ -2,7 +2,9 @@
 
 use crate::transport::server::Backend;
 
-/// The HTTP/2 implementation that serves a [`Server`](super::Server)'s connections.
+/// The HTTP/2 implementation that serves a [`Server`](super::Server)'s connections (and,
+/// with [`Endpoint::http2_backend`](crate::client::Endpoint::http2_backend), carries a
+/// channel's).
 ///
 /// Both speak the same gRPC over HTTP/2 (RFC 9113) and enforce the same limits; they differ
 /// in speed. `Native` is rill's own connection built for gRPC: one task owns each
@@ -29,8 +31,8 @@ pub enum Http2Backend {
 }
 
 impl Http2Backend {
-    /// Parses `native` or `h2` (as in the `RILL_SERVER_TRANSPORT` variable the bench and
-    /// interop servers read); `None` for anything else.
+    /// Parses `native` or `h2` (as in the `RILL_SERVER_TRANSPORT` and `RILL_CLIENT_TRANSPORT`
+    /// variables the bench and interop programs read); `None` for anything else.
     ///
     /// ```
     /// use rill::server::Http2Backend;

@@ -39,12 +39,10 @@ impl RecvBody {
         }
     }
 
-    /// A response body whose end (trailers or error) is reported to `call`.
-    pub(crate) fn tracked(inner: h2::RecvStream, call: Option<crate::balancer::CallGuard>) -> Self {
-        RecvBody {
-            inner: RecvInner::H2(inner),
-            call,
-        }
+    /// This body as a response whose end (trailers or error) is reported to `call`.
+    pub(crate) fn tracked(mut self, call: crate::balancer::CallGuard) -> Self {
+        self.call = Some(call);
+        self
     }
 
     pub(crate) fn native(inner: NativeRecv) -> Self {
@@ -59,25 +57,24 @@ impl RecvBody {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Status>>> {
-        let inner = match &mut self.inner {
-            RecvInner::H2(inner) => inner,
-            RecvInner::Native(inner) => return inner.poll_data(cx),
-        };
-        match ready!(inner.poll_data(cx)) {
-            Some(Ok(chunk)) => {
-                // Releasing can only fail if the stream is gone; the next poll reports that.
-                let _ = inner.flow_control().release_capacity(chunk.len());
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Some(Err(err)) => {
-                let status = status_from_h2(err);
-                if let Some(call) = self.call.take() {
-                    call.failed(&status);
+        let polled = match &mut self.inner {
+            RecvInner::H2(inner) => match ready!(inner.poll_data(cx)) {
+                Some(Ok(chunk)) => {
+                    // Releasing can only fail if the stream is gone; the next poll says so.
+                    let _ = inner.flow_control().release_capacity(chunk.len());
+                    Some(Ok(chunk))
                 }
-                Poll::Ready(Some(Err(status)))
+                Some(Err(err)) => Some(Err(status_from_h2(err))),
+                None => None,
+            },
+            RecvInner::Native(inner) => ready!(inner.poll_data(cx)),
+        };
+        if let Some(Err(status)) = &polled {
+            if let Some(call) = self.call.take() {
+                call.failed(status);
             }
-            None => Poll::Ready(None),
         }
+        Poll::Ready(polled)
     }
 
     /// The trailers, once `poll_data` has returned `None`.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use super::http2::client::{NativeClient, NativePending};
 use super::{status_from_h2, BoxIo, RecvBody, SendBody};
 use crate::balancer::{CallGuard, CallStats};
 use crate::Status;
@@ -33,6 +34,8 @@ pub(crate) struct ConnConfig {
     pub(crate) idle_timeout: Option<Duration>,
     /// Client-side health checking: the service name to watch (`""` is the whole server).
     pub(crate) health_check_service: Option<String>,
+    /// rill's own HTTP/2 connection (`true`) or the `h2` crate's.
+    pub(crate) native: bool,
 }
 
 impl Default for ConnConfig {
@@ -47,6 +50,7 @@ impl Default for ConnConfig {
             connections_per_address: 1,
             idle_timeout: Some(Duration::from_secs(30 * 60)),
             health_check_service: None,
+            native: true,
         }
     }
 }
@@ -57,9 +61,7 @@ const DATA_FRAME_BUDGET: usize = 16 * 1024 * 1024;
 /// One HTTP/2 connection; cheap to clone, shared by all calls of a channel.
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {
-    send: h2::client::SendRequest<Bytes>,
-    /// Dropped with the last clone: tells the driver to let the connection close.
-    _handles: Arc<tokio_util::sync::DropGuard>,
+    link: Link,
     /// Cancelled when the connection has ended (or cannot open streams any more).
     closed: CancellationToken,
     /// Streams in flight on this connection.
@@ -70,10 +72,40 @@ pub(crate) struct Connection {
     too_many_pings: Arc<AtomicBool>,
 }
 
+/// The HTTP/2 implementation under a connection.
+#[derive(Clone, Debug)]
+enum Link {
+    H2 {
+        send: h2::client::SendRequest<Bytes>,
+        /// Dropped with the last clone: tells the driver to let the connection close.
+        _handles: Arc<tokio_util::sync::DropGuard>,
+    },
+    Native(NativeClient),
+}
+
 impl Connection {
     /// Performs the HTTP/2 handshake over `io` and drives the connection in a background task,
     /// pinging every `keepalive_time` if set.
     pub(crate) async fn handshake(
+        io: BoxIo,
+        config: &ConnConfig,
+        keepalive_time: Option<Duration>,
+        stats: Arc<CallStats>,
+    ) -> Result<Connection, Status> {
+        if config.native {
+            let client = NativeClient::start(io, config, keepalive_time);
+            return Ok(Connection {
+                closed: client.closed.clone(),
+                too_many_pings: client.too_many_pings.clone(),
+                link: Link::Native(client),
+                in_flight: Arc::new(AtomicUsize::new(0)),
+                stats,
+            });
+        }
+        Self::h2_handshake(io, config, keepalive_time, stats).await
+    }
+
+    async fn h2_handshake(
         io: BoxIo,
         config: &ConnConfig,
         keepalive_time: Option<Duration>,
@@ -144,8 +176,10 @@ impl Connection {
             tokio::spawn(keepalive.run(pinger, closed.clone(), driver));
         }
         Ok(Connection {
-            send,
-            _handles: handles,
+            link: Link::H2 {
+                send,
+                _handles: handles,
+            },
             closed,
             in_flight,
             stats,
@@ -178,7 +212,19 @@ impl Connection {
         &self,
         head: http::Request<()>,
     ) -> Result<(SendBody, PendingResponse), Status> {
-        self.open(head, true).await
+        let (send, pending, _) = self.open(head, None, true).await?;
+        Ok((send, pending))
+    }
+
+    /// Opens a stream whose whole request body is `body`, if given: rill's own connection
+    /// sends the head, the body and END_STREAM as one unit; otherwise the body comes back,
+    /// for the caller to send.
+    pub(crate) async fn start_call_with(
+        &self,
+        head: http::Request<()>,
+        body: Option<Bytes>,
+    ) -> Result<(SendBody, PendingResponse, Option<Bytes>), Status> {
+        self.open(head, body, true).await
     }
 
     /// Opens a stream of the channel's own (a health check): not counted as a call by load
@@ -187,17 +233,39 @@ impl Connection {
         &self,
         head: http::Request<()>,
     ) -> Result<(SendBody, PendingResponse), Status> {
-        self.open(head, false).await
+        let (send, pending, _) = self.open(head, None, false).await?;
+        Ok((send, pending))
     }
 
     async fn open(
         &self,
         head: http::Request<()>,
+        body: Option<Bytes>,
         is_call: bool,
-    ) -> Result<(SendBody, PendingResponse), Status> {
+    ) -> Result<(SendBody, PendingResponse, Option<Bytes>), Status> {
         let stats = is_call.then(|| self.stats.clone());
         let call = CallGuard::new(stats, self.in_flight.clone());
-        let mut send = match self.send.clone().ready().await {
+        let send = match &self.link {
+            Link::H2 { send, .. } => send,
+            Link::Native(client) => {
+                let end = body.is_some();
+                return match client.open(head, body, end) {
+                    Ok((send, pending)) => Ok((
+                        SendBody::native(send),
+                        PendingResponse {
+                            inner: Pending::Native(pending),
+                            call,
+                        },
+                        None,
+                    )),
+                    Err(status) => {
+                        call.failed(&status);
+                        Err(status)
+                    }
+                };
+            }
+        };
+        let mut send = match send.clone().ready().await {
             Ok(send) => send,
             Err(e) => {
                 self.closed.cancel();
@@ -215,10 +283,10 @@ impl Connection {
             }
         };
         let pending = PendingResponse {
-            inner: response,
+            inner: Pending::H2(response),
             call,
         };
-        Ok((SendBody::new(stream), pending))
+        Ok((SendBody::new(stream), pending, body))
     }
 }
 
@@ -268,28 +336,52 @@ impl Keepalive {
 /// The response head of a stream, not yet received.
 #[derive(Debug)]
 pub(crate) struct PendingResponse {
-    inner: h2::client::ResponseFuture,
+    inner: Pending,
     call: CallGuard,
+}
+
+enum Pending {
+    H2(h2::client::ResponseFuture),
+    Native(NativePending),
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").finish_non_exhaustive()
+    }
 }
 
 impl PendingResponse {
     /// Waits for the response headers.
     pub(crate) async fn head(self) -> Result<(http::response::Parts, RecvBody), Status> {
         let call = self.call;
-        let response = match self.inner.await {
-            Ok(response) => response,
-            Err(e) => {
-                let status = status_from_h2(e);
-                call.failed(&status);
-                return Err(status);
+        let (head, body) = match self.inner {
+            Pending::H2(response) => match response.await {
+                Ok(response) => {
+                    let (head, body) = response.into_parts();
+                    (head, RecvBody::new(body))
+                }
+                Err(e) => {
+                    let status = status_from_h2(e);
+                    call.failed(&status);
+                    return Err(status);
+                }
+            },
+            Pending::Native(mut pending) => {
+                match std::future::poll_fn(|cx| pending.recv.poll_head(cx)).await {
+                    Ok(head) => (head, RecvBody::native(pending.recv)),
+                    Err(status) => {
+                        call.failed(&status);
+                        return Err(status);
+                    }
+                }
             }
         };
-        let (head, body) = response.into_parts();
         if head.headers.contains_key("grpc-status") {
             // Trailers-Only: the call has ended.
             call.trailers(&head.headers);
-            return Ok((head, RecvBody::new(body)));
+            return Ok((head, body));
         }
-        Ok((head, RecvBody::tracked(body, Some(call))))
+        Ok((head, body.tracked(call)))
     }
 }

@@ -1,11 +1,12 @@
-//! HTTP/2 glue: the only module that knows about `h2`.
+//! HTTP/2: the only module that knows about `h2` or frames.
 //!
 //! Upward it exposes "a call": request/response heads as `http` types, a body of DATA chunks
 //! with flow control released as the reader consumes them (`RecvBody`), a sender that waits
 //! for flow-control capacity (`SendBody`), trailers and resets. Nothing h2-specific leaks out.
 //!
-//! The server side runs on one of two HTTP/2 implementations, chosen per server: h2, or
-//! rill's own connection in `http2/` (one task per connection, no lock across streams).
+//! Both sides run on one of two HTTP/2 implementations, chosen per server and per channel:
+//! rill's own connection in `http2/` (one task per connection, no lock across streams; the
+//! default), or h2.
 
 mod body;
 pub(crate) mod client;
@@ -50,7 +51,7 @@ pub(crate) fn status_from_h2(err: h2::Error) -> Status {
 }
 
 /// How the message of a status for a call the server never processed starts.
-const UNPROCESSED: &str = "the server did not process the call: ";
+pub(crate) const UNPROCESSED: &str = "the server did not process the call: ";
 
 /// Whether `status` says the server's application never saw the call (so retrying it
 /// transparently is safe).

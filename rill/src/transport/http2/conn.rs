@@ -1,14 +1,13 @@
 //! One server connection, owned by one task: it reads frames and hands them to streams,
 //! takes commands from stream handles, and writes the frames of many streams per turn.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::time::Sleep;
@@ -17,62 +16,14 @@ use tokio_util::sync::CancellationToken;
 use super::frame::{self, Reason};
 use super::hpack;
 use super::limits::{KeepalivePolicy, ResetBudget};
-use super::stream::{Command, CommandTx, Shared};
-use super::write::WriteBuf;
+use super::output::{Output, StreamMap, StreamState, WRITE_HIGH};
+use super::stream::{Command, CommandTx};
 use crate::transport::server::{ConnConfig, ConnectionInfo, StreamHandler};
 use crate::transport::BoxIo;
 use crate::Status;
 
-/// Stop reading the peer while this much output waits (a peer that does not read its acks).
-pub(super) const WRITE_HIGH: usize = 256 * 1024;
 /// Work done per wake-up before yielding to other tasks.
-const TURN_BUDGET: usize = 32;
-
-/// Stream ids are small odd integers: a multiplicative hash spreads them over the table's
-/// high and low bits for a fraction of SipHash's cost (ids are chosen by the peer, but they
-/// must increase, so there is no collision attack to mount).
-#[derive(Default)]
-pub(super) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u32(&mut self, id: u32) {
-        self.0 = u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-pub(super) type StreamMap = HashMap<u32, StreamState, std::hash::BuildHasherDefault<IdHasher>>;
-
-/// One piece of a stream's response, in order: a header block (response head or
-/// trailers) or data, each with its END_STREAM flag.
-pub(super) enum Out {
-    Headers(Box<hpack::Head>, bool),
-    Data(Bytes, bool),
-}
-
-pub(super) struct StreamState {
-    pub(super) shared: Arc<Shared>,
-    pub(super) recv_closed: bool,
-    pub(super) send_closed: bool,
-    pub(super) recv_window: i64,
-    pub(super) recv_unacked: u32,
-    /// Bytes handed to the reader and not yet reported consumed.
-    pub(super) recv_unreported: usize,
-    pub(super) send_window: i64,
-    pub(super) queue: VecDeque<Out>,
-    pub(super) scheduled: bool,
-    pub(super) content_length: Option<u64>,
-    pub(super) received: u64,
-}
+pub(super) const TURN_BUDGET: usize = 32;
 
 /// Where a graceful shutdown stands (grpc-go's two-phase GOAWAY).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,13 +43,11 @@ pub(super) struct Conn {
     pub(super) rx: UnboundedReceiver<Command>,
     pub(super) tx: CommandTx,
     pub(super) rbuf: BytesMut,
-    pub(super) wbuf: WriteBuf,
+    pub(super) out: Output,
     pub(super) decoder: hpack::Decoder,
-    pub(super) encoder: hpack::Encoder,
-    /// Scratch space for encoding one header block.
-    pub(super) block: BytesMut,
     pub(super) streams: StreamMap,
-    pub(super) ready: VecDeque<u32>,
+    /// Streams whose last frame went out (scratch space for `Output::flush`).
+    pub(super) done: Vec<u32>,
     /// Highest stream id the peer opened.
     pub(super) last_peer_stream: u32,
     /// Streams we reset recently: frames still in flight for them are ignored.
@@ -111,9 +60,6 @@ pub(super) struct Conn {
     pub(super) settings_seen: bool,
     pub(super) conn_recv_window: i64,
     pub(super) conn_recv_unacked: u32,
-    pub(super) conn_send_window: i64,
-    pub(super) peer_initial_window: u32,
-    pub(super) peer_max_frame: u32,
     pub(super) drain: Drain,
     /// After a connection error or at the end: flush what is queued, then close.
     pub(super) closing: bool,
@@ -155,12 +101,10 @@ pub(crate) async fn serve(
         rx,
         tx,
         rbuf: BytesMut::with_capacity(16 * 1024),
-        wbuf: WriteBuf::default(),
+        out: Output::default(),
         decoder: hpack::Decoder::new(config.max_header_list_size),
-        encoder: hpack::Encoder::default(),
-        block: BytesMut::new(),
         streams: StreamMap::default(),
-        ready: VecDeque::new(),
+        done: Vec::new(),
         last_peer_stream: 0,
         recently_reset: VecDeque::new(),
         recently_closed: VecDeque::new(),
@@ -169,9 +113,6 @@ pub(crate) async fn serve(
         settings_seen: false,
         conn_recv_window: i64::from(config.initial_connection_window.max(frame::DEFAULT_WINDOW)),
         conn_recv_unacked: 0,
-        conn_send_window: i64::from(frame::DEFAULT_WINDOW),
-        peer_initial_window: frame::DEFAULT_WINDOW,
-        peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
         drain: Drain::Serving,
         closing: false,
         closing_since: None,
@@ -232,12 +173,12 @@ impl Conn {
         if c.max_frame_size != frame::DEFAULT_MAX_FRAME_SIZE {
             settings.push((0x5, c.max_frame_size));
         }
-        frame::put_settings(&mut self.wbuf.cur, &settings);
+        frame::put_settings(&mut self.out.wbuf.cur, &settings);
         let extra = c
             .initial_connection_window
             .saturating_sub(frame::DEFAULT_WINDOW);
         if extra > 0 {
-            frame::put_window_update(&mut self.wbuf.cur, 0, extra);
+            frame::put_window_update(&mut self.out.wbuf.cur, 0, extra);
         }
     }
 
@@ -247,7 +188,7 @@ impl Conn {
             return;
         }
         if self.preface_seen || reason == Reason::NO_ERROR {
-            frame::put_goaway(&mut self.wbuf.cur, self.last_peer_stream, reason, debug);
+            frame::put_goaway(&mut self.out.wbuf.cur, self.last_peer_stream, reason, debug);
         }
         self.closing = true;
         self.fail_all_streams();
@@ -257,7 +198,7 @@ impl Conn {
         for (_, s) in self.streams.drain() {
             s.shared.reset(Status::unavailable("connection closed"));
         }
-        self.ready.clear();
+        self.out.ready.clear();
     }
 
     /// One wake-up: commands, reads, scheduled data, writes; until nothing moves.
@@ -273,7 +214,7 @@ impl Conn {
                     _ => break,
                 }
             }
-            if !self.closing && self.wbuf.len() < WRITE_HIGH {
+            if !self.closing && self.out.wbuf.len() < WRITE_HIGH {
                 match self.poll_read(cx) {
                     Poll::Ready(true) => progress = true,
                     Poll::Ready(false) => {
@@ -291,7 +232,7 @@ impl Conn {
             if self.drain == Drain::Final && self.streams.is_empty() && !self.closing {
                 self.closing = true;
             }
-            match self.wbuf.poll_write(Pin::new(&mut self.io), cx) {
+            match self.out.wbuf.poll_write(Pin::new(&mut self.io), cx) {
                 Poll::Ready(Ok(())) => {
                     if let Poll::Ready(Err(_)) = Pin::new(&mut self.io).poll_flush(cx) {
                         return Poll::Ready(());
@@ -302,7 +243,7 @@ impl Conn {
                     }
                     // The buffer went out but streams still have frames their windows allow
                     // (the buffer had filled up): nothing else would wake us for them.
-                    if !self.ready.is_empty() {
+                    if !self.out.ready.is_empty() {
                         progress = true;
                     }
                 }
@@ -374,7 +315,7 @@ impl Conn {
 
     /// Sends RST_STREAM and forgets the stream; `peer_fault` counts toward the reset budget.
     pub(super) fn reset_stream(&mut self, id: u32, reason: Reason, peer_fault: bool) {
-        frame::put_rst(&mut self.wbuf.cur, id, reason);
+        frame::put_rst(&mut self.out.wbuf.cur, id, reason);
         if let Some(s) = self.remove_stream(id) {
             s.shared
                 .reset(Status::internal(format!("stream error: {reason}")));
@@ -410,7 +351,7 @@ impl Conn {
         self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(n as u32);
         let threshold = self.config.initial_connection_window / 4;
         if self.conn_recv_unacked > 0 && self.conn_recv_unacked >= threshold {
-            frame::put_window_update(&mut self.wbuf.cur, 0, self.conn_recv_unacked);
+            frame::put_window_update(&mut self.out.wbuf.cur, 0, self.conn_recv_unacked);
             self.conn_recv_window += i64::from(self.conn_recv_unacked);
             self.conn_recv_unacked = 0;
         }

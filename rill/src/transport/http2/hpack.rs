@@ -39,26 +39,61 @@ fn put_string(buf: &mut BytesMut, value: &[u8]) {
     buf.put_slice(value);
 }
 
-/// A header block as the connection task encodes it: a response head, or trailers (no
-/// status).
+/// A header block as the connection task encodes it: a response head, a request head, or
+/// trailers (no pseudo-headers).
 #[derive(Debug)]
 pub(crate) struct Head {
-    pub(crate) status: Option<StatusCode>,
+    pub(crate) pseudo: Pseudo,
     pub(crate) fields: HeaderMap,
+}
+
+/// The pseudo-header fields that open a header block (RFC 9113 §8.3).
+#[derive(Debug)]
+pub(crate) enum Pseudo {
+    /// Trailers.
+    None,
+    Status(StatusCode),
+    Request {
+        method: http::Method,
+        scheme: Option<http::uri::Scheme>,
+        authority: Option<http::uri::Authority>,
+        path: Option<http::uri::PathAndQuery>,
+    },
 }
 
 impl Head {
     pub(crate) fn new(head: http::Response<()>) -> Box<Head> {
         let parts = head.into_parts().0;
         Box::new(Head {
-            status: Some(parts.status),
+            pseudo: Pseudo::Status(parts.status),
+            fields: parts.headers,
+        })
+    }
+
+    pub(crate) fn status(status: StatusCode) -> Box<Head> {
+        Box::new(Head {
+            pseudo: Pseudo::Status(status),
+            fields: HeaderMap::new(),
+        })
+    }
+
+    pub(crate) fn request(head: http::Request<()>) -> Box<Head> {
+        let parts = head.into_parts().0;
+        let uri = parts.uri.into_parts();
+        Box::new(Head {
+            pseudo: Pseudo::Request {
+                method: parts.method,
+                scheme: uri.scheme,
+                authority: uri.authority,
+                path: uri.path_and_query,
+            },
             fields: parts.headers,
         })
     }
 
     pub(crate) fn trailers(fields: HeaderMap) -> Box<Head> {
         Box::new(Head {
-            status: None,
+            pseudo: Pseudo::None,
             fields,
         })
     }
@@ -68,7 +103,7 @@ impl Head {
 #[derive(Debug)]
 pub(crate) struct Encoder {
     /// Fields added to the peer's dynamic table, oldest first; none is ever evicted.
-    table: Vec<(HeaderName, HeaderValue)>,
+    table: Vec<(Key, Box<[u8]>)>,
     size: usize,
     /// The table size we use: the peer's SETTINGS_HEADER_TABLE_SIZE, at most ours.
     max: usize,
@@ -87,10 +122,24 @@ impl Default for Encoder {
     }
 }
 
+/// The name of an entry we added to the peer's table.
+#[derive(Debug, PartialEq, Eq)]
+enum Key {
+    Field(HeaderName),
+    /// A pseudo-header, by its static table index.
+    Pseudo(usize),
+}
+
+/// Writes an indexed field; `true`, so that it reads as "found and written".
+fn put_indexed(buf: &mut BytesMut, index: usize) -> bool {
+    put_int(buf, 0x80, 7, index);
+    true
+}
+
 /// Fields worth a place in the peer's table: the same on almost every gRPC response.
 fn recurring(name: &HeaderName, value: &HeaderValue) -> bool {
     match name.as_str() {
-        "content-type" | "grpc-accept-encoding" | "grpc-encoding" => true,
+        "content-type" | "grpc-accept-encoding" | "grpc-encoding" | "te" | "user-agent" => true,
         "grpc-status" => value.as_bytes() == b"0",
         _ => false,
     }
@@ -120,13 +169,92 @@ impl Encoder {
         }
     }
 
-    /// Encodes a header block: the status (for a response head), then the fields.
+    /// Encodes a header block: the pseudo-headers, then the fields.
     pub(crate) fn encode_block(&mut self, head: &Head, buf: &mut BytesMut) {
         self.start_block(buf);
-        if let Some(status) = head.status {
-            Self::encode_status(status, buf);
+        match &head.pseudo {
+            Pseudo::None => {}
+            Pseudo::Status(status) => Self::encode_status(*status, buf),
+            Pseudo::Request {
+                method,
+                scheme,
+                authority,
+                path,
+            } => self.encode_request_line(method, scheme, authority, path, buf),
         }
         self.encode_fields(&head.fields, buf);
+    }
+
+    fn encode_request_line(
+        &mut self,
+        method: &http::Method,
+        scheme: &Option<http::uri::Scheme>,
+        authority: &Option<http::uri::Authority>,
+        path: &Option<http::uri::PathAndQuery>,
+        buf: &mut BytesMut,
+    ) {
+        // Static table (RFC 7541 Appendix A): 2 GET, 3 POST, 6 http, 7 https; names 1
+        // :authority, 2 :method, 4 :path, 6 :scheme.
+        match *method {
+            http::Method::POST => put_int(buf, 0x80, 7, 3),
+            http::Method::GET => put_int(buf, 0x80, 7, 2),
+            ref other => {
+                put_int(buf, 0x00, 4, 2);
+                put_string(buf, other.as_str().as_bytes());
+            }
+        }
+        match scheme.as_ref().map(http::uri::Scheme::as_str) {
+            Some("https") => put_int(buf, 0x80, 7, 7),
+            Some("http") | None => put_int(buf, 0x80, 7, 6),
+            Some(other) => {
+                put_int(buf, 0x00, 4, 6);
+                put_string(buf, other.as_bytes());
+            }
+        }
+        // The authority and the method paths recur on every call of a channel.
+        if let Some(authority) = authority {
+            self.encode_recurring(1, ":authority", authority.as_str(), buf);
+        }
+        let path = path.as_ref().map_or("/", http::uri::PathAndQuery::as_str);
+        self.encode_recurring(4, ":path", path, buf);
+    }
+
+    /// A pseudo-header worth a place in the peer's table (static name index `name_index`).
+    fn encode_recurring(&mut self, name_index: usize, name: &str, value: &str, buf: &mut BytesMut) {
+        let key = Key::Pseudo(name_index);
+        if self
+            .find(|k| *k == key, value.as_bytes())
+            .is_some_and(|i| put_indexed(buf, i))
+        {
+            return;
+        }
+        let index = self.fits(name.len() + value.len());
+        let (first, bits) = if index { (0x40, 6) } else { (0x00, 4) };
+        put_int(buf, first, bits, name_index);
+        put_string(buf, value.as_bytes());
+        if index {
+            self.add(key, value.as_bytes(), name.len());
+        }
+    }
+
+    /// The HPACK index of an entry we added with this name and value.
+    fn find(&self, is_name: impl Fn(&Key) -> bool, value: &[u8]) -> Option<usize> {
+        let k = self
+            .table
+            .iter()
+            .position(|(n, v)| is_name(n) && &v[..] == value)?;
+        // The newest entry is index 62 (RFC 7541 §2.3.3).
+        Some(62 + self.table.len() - 1 - k)
+    }
+
+    /// Whether an entry of this name and value length may go into the peer's table.
+    fn fits(&self, len: usize) -> bool {
+        self.table.len() < ENCODER_ENTRIES && self.size + len + 32 <= self.max
+    }
+
+    fn add(&mut self, key: Key, value: &[u8], name_len: usize) {
+        self.size += name_len + value.len() + 32;
+        self.table.push((key, value.into()));
     }
 
     fn encode_status(status: StatusCode, buf: &mut BytesMut) {
@@ -153,15 +281,14 @@ impl Encoder {
 
     fn encode_fields(&mut self, fields: &HeaderMap, buf: &mut BytesMut) {
         for (name, value) in fields {
-            if let Some(k) = self.table.iter().position(|(n, v)| n == name && v == value) {
-                // The newest entry is index 62 (RFC 7541 §2.3.3).
-                put_int(buf, 0x80, 7, 62 + self.table.len() - 1 - k);
+            let is_name = |k: &Key| matches!(k, Key::Field(n) if n == name);
+            if self
+                .find(is_name, value.as_bytes())
+                .is_some_and(|i| put_indexed(buf, i))
+            {
                 continue;
             }
-            let entry = name.as_str().len() + value.len() + 32;
-            let index = recurring(name, value)
-                && self.table.len() < ENCODER_ENTRIES
-                && self.size + entry <= self.max;
+            let index = recurring(name, value) && self.fits(name.as_str().len() + value.len());
             // Literal with incremental indexing (6-bit prefix) or without (4-bit prefix).
             let (first, bits) = if index { (0x40, 6) } else { (0x00, 4) };
             match name.as_str() {
@@ -173,8 +300,11 @@ impl Encoder {
             }
             put_string(buf, value.as_bytes());
             if index {
-                self.table.push((name.clone(), value.clone()));
-                self.size += entry;
+                self.add(
+                    Key::Field(name.clone()),
+                    value.as_bytes(),
+                    name.as_str().len(),
+                );
             }
         }
     }
@@ -251,7 +381,7 @@ mod tests {
     #[test]
     fn encoded_blocks_decode_to_the_same_fields_and_repeats_shrink_to_indexes() {
         let mut head = Head {
-            status: Some(StatusCode::OK),
+            pseudo: Pseudo::Status(StatusCode::OK),
             fields: HeaderMap::new(),
         };
         head.fields
@@ -292,7 +422,7 @@ mod tests {
         assert_eq!(sizes[2..4], sizes[4..6]);
 
         // Other statuses and a peer that shrinks its table to 0, then grows it again.
-        head.status = Some(StatusCode::IM_A_TEAPOT);
+        head.pseudo = Pseudo::Status(StatusCode::IM_A_TEAPOT);
         enc.set_peer_table_size(0);
         let mut buf = BytesMut::new();
         enc.encode_block(&head, &mut buf);

@@ -121,19 +121,19 @@ impl Conn {
     /// peer has seen that.
     pub(super) fn start_drain(&mut self) {
         frame::put_goaway(
-            &mut self.wbuf.cur,
+            &mut self.out.wbuf.cur,
             frame::MAX_WINDOW as u32,
             Reason::NO_ERROR,
             b"",
         );
-        frame::put_ping(&mut self.wbuf.cur, false, GOAWAY_PING);
+        frame::put_ping(&mut self.out.wbuf.cur, false, GOAWAY_PING);
         self.drain = Drain::Announced(Instant::now());
     }
 
     /// Phase two: the real last stream; the connection ends when its streams do.
     pub(super) fn final_goaway(&mut self) {
         frame::put_goaway(
-            &mut self.wbuf.cur,
+            &mut self.out.wbuf.cur,
             self.last_peer_stream,
             Reason::NO_ERROR,
             b"",

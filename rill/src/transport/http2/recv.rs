@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::conn::{Conn, Drain, StreamState};
+use super::conn::{Conn, Drain};
 use super::frame::{self, conn_err, Frame, H2Error, Head, Reason};
+use super::output::StreamState;
 use super::request;
 use super::stream::{reset_status, NativeRecv, NativeResponder, Shared};
 use crate::transport::server::{IncomingStream, Responder};
@@ -16,14 +17,27 @@ use crate::transport::RecvBody;
 
 /// A header block being assembled from HEADERS + CONTINUATION.
 pub(crate) struct PartialBlock {
-    stream: u32,
-    block: BytesMut,
-    end_stream: bool,
+    pub(super) stream: u32,
+    pub(super) block: BytesMut,
+    pub(super) end_stream: bool,
+}
+
+impl PartialBlock {
+    /// Adds a CONTINUATION fragment; a block far larger than the header list limit ends the
+    /// connection (a CONTINUATION flood is not buffered without bound).
+    pub(super) fn extend(&mut self, fragment: &[u8], max_list: usize) -> Result<(), H2Error> {
+        self.block.extend_from_slice(fragment);
+        let limit = max_list.saturating_mul(BLOCK_LIMIT_FACTOR).max(64 * 1024);
+        if self.block.len() > limit {
+            return conn_err(Reason::ENHANCE_YOUR_CALM, "header block too large");
+        }
+        Ok(())
+    }
 }
 
 /// Encoded header blocks larger than this many times the list limit end the connection:
 /// a CONTINUATION flood is not buffered without bound.
-const BLOCK_LIMIT_FACTOR: usize = 4;
+pub(super) const BLOCK_LIMIT_FACTOR: usize = 4;
 
 /// New streams whose handlers run (on a current-thread runtime: see `Conn::inline_handlers`)
 /// before more frames are parsed, when this is the server's only connection: a client that
@@ -132,15 +146,7 @@ impl Conn {
                     return conn_err(Reason::PROTOCOL_ERROR, "CONTINUATION without HEADERS");
                 };
                 debug_assert_eq!(partial.stream, stream);
-                partial.block.extend_from_slice(&fragment);
-                let limit = self
-                    .decoder
-                    .max_list()
-                    .saturating_mul(BLOCK_LIMIT_FACTOR)
-                    .max(64 * 1024);
-                if partial.block.len() > limit {
-                    return conn_err(Reason::ENHANCE_YOUR_CALM, "header block too large");
-                }
+                partial.extend(&fragment, self.decoder.max_list())?;
                 if end_headers {
                     self.on_header_block(partial.stream, &partial.block, partial.end_stream)
                 } else {
@@ -167,7 +173,7 @@ impl Conn {
                     self.close(Reason::ENHANCE_YOUR_CALM, b"too_many_pings");
                     return Ok(());
                 }
-                frame::put_ping(&mut self.wbuf.cur, true, payload);
+                frame::put_ping(&mut self.out.wbuf.cur, true, payload);
                 Ok(())
             }
             Frame::GoAway { reason, .. } => {
@@ -294,15 +300,13 @@ impl Conn {
             // Over the limit but not abusive: HTTP 431 for this stream only.
             tracing::debug!(remote_addr = ?self.info.remote_addr, size = decoded.list_size, "request header list too large");
             self.open_stream(id, true, None);
-            let head = Box::new(super::hpack::Head {
-                status: Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-                fields: http::HeaderMap::new(),
-            });
+            let head =
+                super::hpack::Head::status(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
             if let Some(s) = self.streams.get_mut(&id) {
-                s.queue.push_back(super::conn::Out::Headers(head, true));
+                s.queue.push_back(super::output::Out::Headers(head, true));
                 s.send_closed = true;
             }
-            self.schedule(id);
+            self.out.schedule(&mut self.streams, id);
             return Ok(());
         }
         let head = match request::request_head(decoded.fields) {
@@ -327,6 +331,7 @@ impl Conn {
                 id,
                 shared: shared.clone(),
                 tx: self.tx.clone(),
+                cancel_on_drop: false,
             }),
             responder: Responder::native(NativeResponder {
                 id,
@@ -355,22 +360,14 @@ impl Conn {
         if end_stream {
             shared.end_recv(None);
         }
-        self.streams.insert(
-            id,
-            StreamState {
-                shared: shared.clone(),
-                recv_closed: end_stream,
-                send_closed: false,
-                recv_window: i64::from(self.config.initial_stream_window),
-                recv_unacked: 0,
-                recv_unreported: 0,
-                send_window: i64::from(self.peer_initial_window),
-                queue: Default::default(),
-                scheduled: false,
-                content_length,
-                received: 0,
-            },
+        let mut state = StreamState::new(
+            shared.clone(),
+            self.config.initial_stream_window,
+            self.out.peer_initial_window,
         );
+        state.recv_closed = end_stream;
+        state.content_length = content_length;
+        self.streams.insert(id, state);
         self.idle_since = None;
         shared
     }
@@ -399,67 +396,19 @@ impl Conn {
                 0x2 if value > 1 => {
                     return conn_err(Reason::PROTOCOL_ERROR, "ENABLE_PUSH not 0 or 1")
                 }
-                0x4 => {
-                    if i64::from(value) > frame::MAX_WINDOW {
-                        return conn_err(
-                            Reason::FLOW_CONTROL_ERROR,
-                            "INITIAL_WINDOW_SIZE too large",
-                        );
-                    }
-                    let delta = i64::from(value) - i64::from(self.peer_initial_window);
-                    self.peer_initial_window = value;
-                    for s in self.streams.values_mut() {
-                        s.send_window += delta;
-                        if s.send_window > frame::MAX_WINDOW {
-                            return conn_err(Reason::FLOW_CONTROL_ERROR, "stream window overflow");
-                        }
-                    }
-                    if delta > 0 {
-                        self.schedule_all();
-                    }
-                }
-                0x5 => {
-                    if !(frame::DEFAULT_MAX_FRAME_SIZE..=frame::MAX_MAX_FRAME_SIZE).contains(&value)
-                    {
-                        return conn_err(Reason::PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
-                    }
-                    self.peer_max_frame = value;
-                }
-                0x1 => self.encoder.set_peer_table_size(value),
+                0x4 => self.out.set_peer_initial_window(&mut self.streams, value)?,
+                0x5 => self.out.set_peer_max_frame(value)?,
+                0x1 => self.out.encoder.set_peer_table_size(value),
                 // Others: advisory or unknown (ignored, §6.5.2).
                 _ => {}
             }
         }
-        frame::put_settings_ack(&mut self.wbuf.cur);
+        frame::put_settings_ack(&mut self.out.wbuf.cur);
         Ok(())
     }
 
     fn on_window_update(&mut self, id: u32, inc: u32) -> Result<(), H2Error> {
-        if id == 0 {
-            if inc == 0 {
-                return conn_err(Reason::PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-            }
-            self.conn_send_window += i64::from(inc);
-            if self.conn_send_window > frame::MAX_WINDOW {
-                return conn_err(Reason::FLOW_CONTROL_ERROR, "connection window overflow");
-            }
-            self.schedule_all();
-            return Ok(());
-        }
-        if self.is_idle(id) {
-            return conn_err(Reason::PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
-        }
-        let Some(s) = self.streams.get_mut(&id) else {
-            return Ok(());
-        };
-        if inc == 0 {
-            return Err(H2Error::Stream(id, Reason::PROTOCOL_ERROR));
-        }
-        s.send_window += i64::from(inc);
-        if s.send_window > frame::MAX_WINDOW {
-            return Err(H2Error::Stream(id, Reason::FLOW_CONTROL_ERROR));
-        }
-        self.schedule(id);
-        Ok(())
+        let idle = id != 0 && self.is_idle(id);
+        self.out.window_update(&mut self.streams, id, inc, idle)
     }
 }

@@ -1,4 +1,4 @@
-//! Request heads and trailers from decoded fields, with RFC 9113 §8.2–8.3 checks: a
+//! Request and response heads and trailers from decoded fields, with RFC 9113 §8.2–8.3 checks: a
 //! malformed message is a stream error (PROTOCOL_ERROR), never a crash.
 
 use bytes::Bytes;
@@ -104,6 +104,37 @@ pub(crate) fn request_head(fields: Vec<(Bytes, Bytes)>) -> Result<RequestHead, M
     })
 }
 
+/// Builds a response head from the first field block of a client stream's response.
+pub(crate) fn response_head(
+    fields: Vec<(Bytes, Bytes)>,
+) -> Result<http::response::Parts, Malformed> {
+    let mut status = None;
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    let mut regular_seen = false;
+    for (name, value) in fields {
+        if name.as_ref() == b":status" {
+            if regular_seen {
+                return Err("pseudo-header after a regular field");
+            }
+            if status.is_some() {
+                return Err("duplicate :status");
+            }
+            status = Some(http::StatusCode::from_bytes(&value).map_err(|_| "invalid :status")?);
+        } else if name.starts_with(b":") {
+            return Err("unknown pseudo-header in a response");
+        } else {
+            regular_seen = true;
+            regular(&name, value, &mut headers)?;
+        }
+    }
+    let mut response = http::Response::new(());
+    *response.status_mut() = status.ok_or("missing :status")?;
+    *response.version_mut() = http::Version::HTTP_2;
+    let (mut parts, ()) = response.into_parts();
+    parts.headers = headers;
+    Ok(parts)
+}
+
 /// Builds trailers: a field block with no pseudo-headers.
 pub(crate) fn trailers(fields: Vec<(Bytes, Bytes)>) -> Result<HeaderMap, Malformed> {
     let mut headers = HeaderMap::with_capacity(fields.len());
@@ -177,6 +208,19 @@ mod tests {
             assert!(request_head(fields(&case)).is_err(), "{case:?}");
         }
         assert!(trailers(fields(&[(":status", "200")])).is_err());
+        let ok = response_head(fields(&[(":status", "200"), ("grpc-status", "0")])).unwrap();
+        assert_eq!(ok.status, http::StatusCode::OK);
+        assert_eq!(ok.headers["grpc-status"], "0");
+        for bad in [
+            &[("grpc-status", "0")][..],
+            &[(":status", "2000")],
+            &[(":status", "200"), (":status", "200")],
+            &[(":status", "200"), (":path", "/")],
+            &[("x-a", "b"), (":status", "200")],
+            &[(":status", "200"), ("connection", "close")],
+        ] {
+            assert!(response_head(fields(bad)).is_err(), "{bad:?}");
+        }
         assert!(trailers(fields(&[("x-a", "b")])).is_ok());
     }
 }

@@ -38,12 +38,23 @@ pub(crate) enum Command {
         id: u32,
         n: usize,
     },
+    /// A client's new stream: the request head, and the first data if it is already known
+    /// (with `end`, a whole unary request in one command).
+    Open {
+        id: u32,
+        shared: Arc<Shared>,
+        head: Box<Head>,
+        data: Option<Bytes>,
+        end: bool,
+    },
 }
 
 pub(crate) type CommandTx = UnboundedSender<Command>;
 
 #[derive(Default)]
 struct State {
+    /// A client stream's response head, until the caller takes it.
+    head: Option<http::response::Parts>,
     chunks: VecDeque<Bytes>,
     trailers: Option<HeaderMap>,
     recv_end: bool,
@@ -58,6 +69,12 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Shared {
     state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 fn wake(slot: &mut Option<Waker>) {
@@ -75,6 +92,13 @@ impl Shared {
     pub(crate) fn push_data(&self, data: Bytes) {
         let mut s = self.lock();
         s.chunks.push_back(data);
+        wake(&mut s.recv_waker);
+    }
+
+    /// A client stream's response head arrived.
+    pub(crate) fn set_head(&self, head: http::response::Parts) {
+        let mut s = self.lock();
+        s.head = Some(head);
         wake(&mut s.recv_waker);
     }
 
@@ -139,9 +163,43 @@ pub(crate) struct NativeRecv {
     pub(crate) id: u32,
     pub(crate) shared: Arc<Shared>,
     pub(crate) tx: CommandTx,
+    /// A client's response: dropping it before the end cancels the call (the server's
+    /// request body, by contrast, may be dropped while the response goes on).
+    pub(crate) cancel_on_drop: bool,
+}
+
+impl Drop for NativeRecv {
+    fn drop(&mut self) {
+        if self.cancel_on_drop {
+            let s = self.shared.lock();
+            if !s.recv_end && s.reset.is_none() {
+                drop(s);
+                let _ = self.tx.send(Command::Reset {
+                    id: self.id,
+                    reason: Reason::CANCEL,
+                });
+            }
+        }
+    }
 }
 
 impl NativeRecv {
+    /// A client stream's response head; then the response body is read from `self`.
+    pub(crate) fn poll_head(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<http::response::Parts, Status>> {
+        let mut s = self.shared.lock();
+        if let Some(head) = s.head.take() {
+            return Poll::Ready(Ok(head));
+        }
+        if let Some(status) = &s.reset {
+            return Poll::Ready(Err(status.clone()));
+        }
+        s.recv_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
     pub(crate) fn poll_data(
         &mut self,
         cx: &mut Context<'_>,
@@ -263,6 +321,22 @@ pub(crate) struct NativeSend {
 }
 
 impl NativeSend {
+    /// The request body sender of a client stream whose head was sent with `Command::Open`.
+    pub(crate) fn client(id: u32, shared: Arc<Shared>, tx: CommandTx) -> NativeSend {
+        NativeSend {
+            id,
+            shared,
+            tx,
+            headers: None,
+            ended: false,
+        }
+    }
+
+    /// A client stream that ended with its `Command::Open`: nothing left to send or cancel.
+    pub(crate) fn mark_ended(&mut self) {
+        self.ended = true;
+    }
+
     fn command(
         &mut self,
         data: Option<Bytes>,

@@ -1,0 +1,325 @@
+//! What both ends of a connection send the same way: queued stream pieces moved into the
+//! write buffer as flow control allows (RFC 9113 §5.2, §6.9), header blocks encoded in the
+//! order they leave, and the peer's WINDOW_UPDATE and SETTINGS_INITIAL_WINDOW_SIZE applied.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::frame::{self, conn_err, H2Error, Reason};
+use super::hpack;
+use super::stream::Shared;
+use super::write::WriteBuf;
+
+/// Stop reading the peer while this much output waits (a peer that does not read its acks).
+pub(super) const WRITE_HIGH: usize = 256 * 1024;
+
+/// Stream ids are small odd integers: a multiplicative hash spreads them over the table's
+/// high and low bits for a fraction of SipHash's cost (ids must increase, so there is no
+/// collision attack to mount).
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(super) type StreamMap = HashMap<u32, StreamState, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// One piece of a stream's output, in order: a header block (a head or trailers) or data,
+/// each with its END_STREAM flag.
+pub(super) enum Out {
+    Headers(Box<hpack::Head>, bool),
+    Data(Bytes, bool),
+}
+
+pub(super) struct StreamState {
+    pub(super) shared: Arc<Shared>,
+    pub(super) recv_closed: bool,
+    pub(super) send_closed: bool,
+    pub(super) recv_window: i64,
+    pub(super) recv_unacked: u32,
+    /// Bytes handed to the reader and not yet reported consumed.
+    pub(super) recv_unreported: usize,
+    pub(super) send_window: i64,
+    pub(super) queue: VecDeque<Out>,
+    pub(super) scheduled: bool,
+    pub(super) content_length: Option<u64>,
+    pub(super) received: u64,
+    /// A client stream's response head arrived.
+    pub(super) head_seen: bool,
+}
+
+impl StreamState {
+    pub(super) fn new(shared: Arc<Shared>, recv_window: u32, send_window: u32) -> StreamState {
+        StreamState {
+            shared,
+            recv_closed: false,
+            send_closed: false,
+            recv_window: i64::from(recv_window),
+            recv_unacked: 0,
+            recv_unreported: 0,
+            send_window: i64::from(send_window),
+            queue: VecDeque::new(),
+            scheduled: false,
+            content_length: None,
+            received: 0,
+            head_seen: false,
+        }
+    }
+
+    /// Queues a header block, data and a header block (any of them), the last piece
+    /// carrying END_STREAM if `end`. Returns whether the stream needs scheduling.
+    pub(super) fn enqueue(
+        &mut self,
+        headers: Option<Box<hpack::Head>>,
+        data: Option<Bytes>,
+        trailers: Option<Box<hpack::Head>>,
+        end: bool,
+    ) -> bool {
+        if self.send_closed {
+            return false;
+        }
+        let end = end || trailers.is_some();
+        let only_headers = data.is_none() && trailers.is_none();
+        // Whether one of these frames carries END_STREAM.
+        let mut ended = false;
+        if let Some(h) = headers {
+            ended |= end && only_headers;
+            self.queue.push_back(Out::Headers(h, end && only_headers));
+        }
+        if let Some(d) = data {
+            ended |= end && trailers.is_none();
+            self.queue
+                .push_back(Out::Data(d, end && trailers.is_none()));
+        }
+        if let Some(t) = trailers {
+            ended = true;
+            self.queue.push_back(Out::Headers(t, true));
+        }
+        // An end with nothing to carry it (a body finished without trailers) still needs a
+        // frame, even behind data still queued.
+        if end && !ended {
+            self.queue.push_back(Out::Data(Bytes::new(), true));
+        }
+        self.send_closed |= end;
+        !std::mem::replace(&mut self.scheduled, true)
+    }
+}
+
+/// The sending half of a connection's state.
+pub(super) struct Output {
+    pub(super) wbuf: WriteBuf,
+    pub(super) encoder: hpack::Encoder,
+    /// Scratch space for encoding one header block.
+    block: BytesMut,
+    /// Streams with pieces to send, in turn.
+    pub(super) ready: VecDeque<u32>,
+    pub(super) conn_send_window: i64,
+    pub(super) peer_initial_window: u32,
+    pub(super) peer_max_frame: u32,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            wbuf: WriteBuf::default(),
+            encoder: hpack::Encoder::default(),
+            block: BytesMut::new(),
+            ready: VecDeque::new(),
+            conn_send_window: i64::from(frame::DEFAULT_WINDOW),
+            peer_initial_window: frame::DEFAULT_WINDOW,
+            peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
+        }
+    }
+}
+
+impl Output {
+    /// Moves queued pieces into the write buffer as flow control allows. Streams whose last
+    /// frame went out are added to `done` (still in `streams`: the caller removes them).
+    /// Returns whether any stream was served.
+    pub(super) fn flush(&mut self, streams: &mut StreamMap, done: &mut Vec<u32>) -> bool {
+        let mut served = false;
+        while self.wbuf.len() < WRITE_HIGH {
+            let Some(id) = self.ready.pop_front() else {
+                break;
+            };
+            let Some(s) = streams.get_mut(&id) else {
+                continue;
+            };
+            served = true;
+            let max_frame = self.peer_max_frame as usize;
+            let mut sent = 0usize;
+            let mut finished = false;
+            loop {
+                match s.queue.front_mut() {
+                    None => break,
+                    Some(Out::Headers(head, end)) => {
+                        // Encoded as it goes out: blocks must reach the peer in the order
+                        // they changed its HPACK table.
+                        self.block.clear();
+                        self.encoder.encode_block(head, &mut self.block);
+                        frame::put_header_block(
+                            &mut self.wbuf.cur,
+                            id,
+                            &self.block,
+                            *end,
+                            max_frame,
+                        );
+                        finished = *end;
+                        s.queue.pop_front();
+                    }
+                    Some(Out::Data(data, end)) => {
+                        if data.is_empty() {
+                            frame::put_head(&mut self.wbuf.cur, 0, frame::DATA, u8::from(*end), id);
+                            finished = *end;
+                            s.queue.pop_front();
+                            continue;
+                        }
+                        let window = s.send_window.min(self.conn_send_window);
+                        if window <= 0 {
+                            break;
+                        }
+                        let n = data.len().min(window as usize).min(max_frame);
+                        let chunk = data.split_to(n);
+                        let last = data.is_empty();
+                        let flags = if last && *end { frame::END_STREAM } else { 0 };
+                        frame::put_head(&mut self.wbuf.cur, n, frame::DATA, flags, id);
+                        self.wbuf.put_bytes(chunk);
+                        s.send_window -= n as i64;
+                        self.conn_send_window -= n as i64;
+                        sent += n;
+                        if last {
+                            finished = *end;
+                            s.queue.pop_front();
+                        }
+                        if self.wbuf.len() >= WRITE_HIGH {
+                            break;
+                        }
+                    }
+                }
+            }
+            if sent > 0 {
+                s.shared.sent(sent);
+            }
+            if finished {
+                s.scheduled = false;
+                done.push(id);
+                continue;
+            }
+            if s.queue.is_empty() {
+                s.scheduled = false;
+            } else if s.send_window > 0 && self.conn_send_window > 0 {
+                // The write buffer filled up: continue with this stream next time.
+                self.ready.push_front(id);
+                break;
+            } else {
+                // Blocked on flow control: a WINDOW_UPDATE schedules it again.
+                s.scheduled = false;
+            }
+        }
+        served
+    }
+
+    /// Flow-control window opened: every stream with queued data may move again.
+    pub(super) fn schedule_all(&mut self, streams: &mut StreamMap) {
+        for (id, s) in streams.iter_mut() {
+            if !s.queue.is_empty() && !s.scheduled {
+                s.scheduled = true;
+                self.ready.push_back(*id);
+            }
+        }
+    }
+
+    pub(super) fn schedule(&mut self, streams: &mut StreamMap, id: u32) {
+        if let Some(s) = streams.get_mut(&id) {
+            if !s.queue.is_empty() && !s.scheduled {
+                s.scheduled = true;
+                self.ready.push_back(id);
+            }
+        }
+    }
+
+    /// The peer's SETTINGS_INITIAL_WINDOW_SIZE: every open stream's window moves by the
+    /// difference (RFC 9113 §6.9.2).
+    pub(super) fn set_peer_initial_window(
+        &mut self,
+        streams: &mut StreamMap,
+        value: u32,
+    ) -> Result<(), H2Error> {
+        if i64::from(value) > frame::MAX_WINDOW {
+            return conn_err(Reason::FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
+        }
+        let delta = i64::from(value) - i64::from(self.peer_initial_window);
+        self.peer_initial_window = value;
+        for s in streams.values_mut() {
+            s.send_window += delta;
+            if s.send_window > frame::MAX_WINDOW {
+                return conn_err(Reason::FLOW_CONTROL_ERROR, "stream window overflow");
+            }
+        }
+        if delta > 0 {
+            self.schedule_all(streams);
+        }
+        Ok(())
+    }
+
+    /// The peer's SETTINGS_MAX_FRAME_SIZE.
+    pub(super) fn set_peer_max_frame(&mut self, value: u32) -> Result<(), H2Error> {
+        if !(frame::DEFAULT_MAX_FRAME_SIZE..=frame::MAX_MAX_FRAME_SIZE).contains(&value) {
+            return conn_err(Reason::PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
+        }
+        self.peer_max_frame = value;
+        Ok(())
+    }
+
+    /// A WINDOW_UPDATE for the connection (`id` 0) or an open stream; `idle` says the stream
+    /// was never opened (a connection error).
+    pub(super) fn window_update(
+        &mut self,
+        streams: &mut StreamMap,
+        id: u32,
+        inc: u32,
+        idle: bool,
+    ) -> Result<(), H2Error> {
+        if id == 0 {
+            if inc == 0 {
+                return conn_err(Reason::PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+            }
+            self.conn_send_window += i64::from(inc);
+            if self.conn_send_window > frame::MAX_WINDOW {
+                return conn_err(Reason::FLOW_CONTROL_ERROR, "connection window overflow");
+            }
+            self.schedule_all(streams);
+            return Ok(());
+        }
+        if idle {
+            return conn_err(Reason::PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+        }
+        let Some(s) = streams.get_mut(&id) else {
+            return Ok(());
+        };
+        if inc == 0 {
+            return Err(H2Error::Stream(id, Reason::PROTOCOL_ERROR));
+        }
+        s.send_window += i64::from(inc);
+        if s.send_window > frame::MAX_WINDOW {
+            return Err(H2Error::Stream(id, Reason::FLOW_CONTROL_ERROR));
+        }
+        self.schedule(streams, id);
+        Ok(())
+    }
+}
