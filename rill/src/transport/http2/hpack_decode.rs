@@ -51,34 +51,87 @@ fn canonical() -> &'static Canonical {
     })
 }
 
+/// Symbols whose codes fit in 8 bits (most of what paths, hosts and header values use),
+/// looked up by the next 8 input bits: `(symbol, code length)`, length 0 when the code is
+/// longer.
+fn short_codes() -> &'static [(u8, u8); 256] {
+    static TABLE: OnceLock<[(u8, u8); 256]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [(0u8, 0u8); 256];
+        for (sym, &(code, len)) in HUFFMAN_CODES.iter().enumerate() {
+            if len <= 8 {
+                let first = (code << (8 - len)) as usize;
+                for entry in &mut t[first..first + (1 << (8 - len))] {
+                    *entry = (sym as u8, len);
+                }
+            }
+        }
+        t
+    })
+}
+
 /// Appends the Huffman-decoded `input` to `out` (§5.2): EOS inside, or padding that is longer
-/// than 7 bits or not all ones, is an error.
+/// than 7 bits or not all ones, is an error. Codes of up to 8 bits take one table lookup;
+/// longer ones walk the canonical table bit by bit.
 pub(crate) fn huffman_decode(input: &[u8], out: &mut BytesMut) -> Result<(), HpackError> {
+    let short = short_codes();
     let t = canonical();
-    let (mut code, mut len) = (0u32, 0usize);
-    for &byte in input {
-        for shift in (0..8).rev() {
-            code = code << 1 | u32::from(byte >> shift & 1);
+    // The next `bits` input bits are the low bits of `acc`.
+    let (mut acc, mut bits) = (0u64, 0u32);
+    let mut bytes = input.iter();
+    out.reserve(input.len() * 8 / 5 + 1);
+    loop {
+        while bits <= 56 {
+            match bytes.next() {
+                Some(&b) => {
+                    acc = acc << 8 | u64::from(b);
+                    bits += 8;
+                }
+                None => break,
+            }
+        }
+        if bits == 0 {
+            return Ok(());
+        }
+        if bits >= 8 {
+            let (sym, len) = short[(acc >> (bits - 8)) as usize & 0xff];
+            if len > 0 {
+                out.extend_from_slice(&[sym]);
+                bits -= u32::from(len);
+                acc &= (1u64 << bits) - 1;
+                continue;
+            }
+        }
+        // A long code, or the last bits of the input (a short code or the padding). With
+        // input left, at least 57 bits are buffered: more than the longest code (30).
+        let (mut code, mut len) = (0u32, 0u32);
+        loop {
+            if len == bits {
+                // Input exhausted inside a code: only padding (up to 7 one bits) may remain.
+                if len > 7 || code != (1 << len) - 1 {
+                    return Err(HpackError("bad Huffman padding"));
+                }
+                return Ok(());
+            }
+            code = code << 1 | ((acc >> (bits - 1 - len)) & 1) as u32;
             len += 1;
             if len > 30 {
                 return Err(HpackError("Huffman code too long"));
             }
-            let n = t.count[len];
-            if n > 0 && code >= t.first[len] && code - t.first[len] < n {
-                let sym = t.symbols[(t.offset[len] + code - t.first[len]) as usize];
+            let l = len as usize;
+            let n = t.count[l];
+            if n > 0 && code >= t.first[l] && code - t.first[l] < n {
+                let sym = t.symbols[(t.offset[l] + code - t.first[l]) as usize];
                 if sym == 256 {
                     return Err(HpackError("EOS in a Huffman string"));
                 }
                 out.extend_from_slice(&[sym as u8]);
-                code = 0;
-                len = 0;
+                bits -= len;
+                acc &= (1u64 << bits) - 1;
+                break;
             }
         }
     }
-    if len > 7 || code != (1 << len) - 1 {
-        return Err(HpackError("bad Huffman padding"));
-    }
-    Ok(())
 }
 
 /// Decodes an integer with an `n`-bit prefix (§5.1); returns it and the bytes used.
@@ -273,6 +326,96 @@ mod tests {
                 (r, want) => assert_eq!(r.is_ok(), want.is_ok(), "block {i}: {r:?}"),
             }
         }
+    }
+
+    /// The reference: one bit at a time against the canonical table.
+    fn huffman_bit_by_bit(input: &[u8]) -> Result<Vec<u8>, HpackError> {
+        let t = canonical();
+        let (mut code, mut len, mut out) = (0u32, 0usize, Vec::new());
+        for &byte in input {
+            for shift in (0..8).rev() {
+                code = code << 1 | u32::from(byte >> shift & 1);
+                len += 1;
+                if len > 30 {
+                    return Err(HpackError("Huffman code too long"));
+                }
+                let n = t.count[len];
+                if n > 0 && code >= t.first[len] && code - t.first[len] < n {
+                    let sym = t.symbols[(t.offset[len] + code - t.first[len]) as usize];
+                    if sym == 256 {
+                        return Err(HpackError("EOS in a Huffman string"));
+                    }
+                    out.push(sym as u8);
+                    code = 0;
+                    len = 0;
+                }
+            }
+        }
+        if len > 7 || code != (1 << len) - 1 {
+            return Err(HpackError("bad Huffman padding"));
+        }
+        Ok(out)
+    }
+
+    /// Encodes `text` with the RFC 7541 Appendix B code, padded with ones.
+    fn huffman_encode(text: &[u8]) -> Vec<u8> {
+        let (mut acc, mut bits, mut out) = (0u64, 0u32, Vec::new());
+        for &c in text {
+            let (code, len) = HUFFMAN_CODES[usize::from(c)];
+            acc = acc << len | u64::from(code);
+            bits += u32::from(len);
+            while bits >= 8 {
+                out.push((acc >> (bits - 8)) as u8);
+                bits -= 8;
+            }
+        }
+        if bits > 0 {
+            out.push((acc << (8 - bits) | ((1 << (8 - bits)) - 1)) as u8);
+        }
+        out
+    }
+
+    #[test]
+    fn the_table_driven_huffman_decoder_agrees_with_the_bit_by_bit_one() {
+        let mut inputs: Vec<Vec<u8>> = [
+            &b"/grpc.testing.BenchmarkService/UnaryCall"[..],
+            b"",
+            b"a",
+            b"application/grpc",
+            b"\x00\xff\x7f~{}|^<>",
+            &(0u8..=255).collect::<Vec<u8>>(),
+        ]
+        .iter()
+        .map(|t| huffman_encode(t))
+        .collect();
+        // Every byte string up to 2 bytes, and pseudo-random longer ones (bad padding, EOS,
+        // truncated codes).
+        for a in 0..=255u8 {
+            inputs.push(vec![a]);
+            for b in (0..=255u8).step_by(3) {
+                inputs.push(vec![a, b]);
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for n in 0..2000 {
+            let bytes = (0..n % 40)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8 | if n % 3 == 0 { 0xf0 } else { 0 }
+                })
+                .collect();
+            inputs.push(bytes);
+        }
+        for input in inputs {
+            let mut out = BytesMut::new();
+            let fast = huffman_decode(&input, &mut out).map(|()| out.to_vec());
+            assert_eq!(fast, huffman_bit_by_bit(&input), "{input:x?}");
+        }
+        let mut out = BytesMut::new();
+        huffman_decode(&huffman_encode(b"/a.B/Method"), &mut out).unwrap();
+        assert_eq!(&out[..], b"/a.B/Method");
     }
 
     #[test]
