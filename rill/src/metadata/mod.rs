@@ -233,31 +233,36 @@ impl MetadataMap {
     pub(crate) fn from_headers(mut headers: HeaderMap) -> MetadataMap {
         // The common case keeps the received map and drops the few reserved entries in place
         // (no second map, no allocation); a key with a non-printable ASCII value is rare and
-        // takes the rebuilding path.
+        // takes the rebuilding path. One pass over the entries finds both.
         loop {
             let mut needs_rebuild = false;
-            let bad = headers.keys().find(|name| {
+            let mut bad: [Option<HeaderName>; 8] = Default::default();
+            let mut found = 0usize;
+            for (name, value) in headers.iter() {
                 let key = name.as_str();
                 if !key_is_valid(key) {
-                    return true;
-                }
-                if !is_binary_key(key)
-                    && headers
-                        .get_all(*name)
-                        .iter()
-                        .any(|v| !is_valid_ascii_value(v.as_bytes()))
-                {
+                    // A key's values come one after another: note the key once.
+                    let last = found.checked_sub(1).and_then(|i| bad[i].as_ref());
+                    if found < bad.len() && last != Some(name) {
+                        bad[found] = Some(name.clone());
+                        found += 1;
+                    }
+                } else if !is_binary_key(key) && !is_valid_ascii_value(value.as_bytes()) {
                     needs_rebuild = true;
                 }
-                false
-            });
-            match bad.cloned() {
-                Some(name) => {
-                    headers.remove(&name);
-                }
-                None if needs_rebuild => return MetadataMap::rebuild(headers),
-                None => return MetadataMap { headers },
             }
+            for name in bad.iter().flatten() {
+                headers.remove(name);
+            }
+            if found == bad.len() {
+                // More reserved keys than one pass holds (a hostile peer): look again.
+                continue;
+            }
+            return if needs_rebuild {
+                MetadataMap::rebuild(headers)
+            } else {
+                MetadataMap { headers }
+            };
         }
     }
 
