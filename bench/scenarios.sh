@@ -73,8 +73,9 @@ rotate() {  # the servers in the order of repetition $1
 scenario_latency() {
   LAT_TSV="$WORK/latency.tsv"
   : >"$LAT_TSV"
-  begin_scenario 2 $(( REPS * ${#SERVERS[@]} * ${#LAT_CLIENTS[@]} * 4 ))
-  local s c peak pct rate
+  begin_scenario 2 $(( REPS * ${#SERVERS[@]} * ${#LAT_CLIENTS[@]} * 5 ))
+  local s c peak pct rate same
+  declare -A peaks=()
   for REP in $(seq 1 "$REPS"); do
     for s in $(rotate "$REP"); do
       for c in "${LAT_CLIENTS[@]}"; do
@@ -82,6 +83,7 @@ scenario_latency() {
         run_client "$c" "$s" "$LAT_TSV" peak peak --conns 4 --concurrency 32 \
           --duration "$LAT_DUR" --warmup "$LAT_WARM"
         peak=$(field rps)
+        peaks[$c,$s]=${peak:-0}
         printf '%s calls/s, p99 %s µs\n' "${peak:-?}" "$(field p99_us)" >&2
         for pct in 10 50 80; do
           progress "rep $REP $c client → ${NAMES[$s]}: ${pct}% of peak"
@@ -93,14 +95,26 @@ scenario_latency() {
         done
       done
     done
+    # The same offered load for every server (per client): half the lower of rill's and
+    # tonic's peaks, so that p99s compare at equal work, not at each server's own share.
+    for c in "${LAT_CLIENTS[@]}"; do
+      same=$(awk -v a="${peaks[$c,rill]:-0}" -v b="${peaks[$c,tonic]:-0}" \
+        'BEGIN{m=(a<b)?a:b; r=m/2; if (r<1) r=1; printf "%.0f", r}')
+      for s in $(rotate "$REP"); do
+        progress "rep $REP $c client → ${NAMES[$s]}: same load for all ($same calls/s)"
+        run_client "$c" "$s" "$LAT_TSV" same rate --rate "$same" --conns 4 \
+          --duration "$LAT_DUR" --warmup "$LAT_WARM"
+        printf '%s calls/s: p50 %s µs, p99 %s µs, p99.9 %s µs\n' "$(field rps)" "$(field p50_us)" \
+          "$(field p99_us)" "$(field p999_us)" >&2
+      done
+    done
   done
 }
 
 # ---------------------------------------------------------------- 3. server streaming
 # StreamingFromServer, MESSAGES replies per stream read in full, then the stream is dropped
 # and the process exits: one cancel per stream at the very end, on a connection that is then
-# closed (many back-to-back cancels on one rill client connection trip h2's DATA frame budget,
-# see the ignored test in bench/tests/servers.rs).
+# closed.
 scenario_streaming() {
   STREAM_TSV="$WORK/streaming.tsv"
   : >"$STREAM_TSV"

@@ -193,9 +193,16 @@ pub fn client_connection(data: &[u8]) {
     let input = data.to_vec();
     runtime.block_on(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Only the first connection gets the input; later ones are refused (a call the first
+        // one failed before sending would otherwise retry on a new one until its deadline).
+        let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let channel = crate::Channel::with_connector("fuzz.test", move || {
             let input = input.clone();
+            let first = first.swap(false, std::sync::atomic::Ordering::Relaxed);
             async move {
+                if !first {
+                    return Err(std::io::ErrorKind::ConnectionRefused.into());
+                }
                 let (client_io, mut server) = tokio::io::duplex(1 << 16);
                 tokio::spawn(async move {
                     let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
@@ -366,6 +373,14 @@ mod tests {
         for input in inputs().take(20) {
             server_connection(&input);
             grpc_web_connection(&input);
+            client_connection(&input);
+        }
+        // A whole response (head, one empty message, trailers), then the same cut short.
+        let response = b"\x00\x00\x14\x01\x04\x00\x00\x00\x01\x88\x0f\x10\x10application/grpc\
+            \x00\x00\x05\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\
+            \x00\x00\x0f\x01\x05\x00\x00\x00\x01\x00\x0bgrpc-status\x010";
+        for cut in [response.len(), 30, 9] {
+            client_connection(&response[..cut]);
         }
         grpc_web_connection(
             b"POST /x/y HTTP/1.1\r\ncontent-type: application/grpc-web\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0",

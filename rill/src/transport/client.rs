@@ -93,7 +93,7 @@ impl Connection {
         stats: Arc<CallStats>,
     ) -> Result<Connection, Status> {
         if config.native {
-            let client = NativeClient::start(io, config, keepalive_time);
+            let client = NativeClient::connect(io, config, keepalive_time).await?;
             return Ok(Connection {
                 closed: client.closed.clone(),
                 too_many_pings: client.too_many_pings.clone(),

@@ -162,21 +162,26 @@ pub(crate) fn latency(path: &str) {
                 fmt_us(st("peak", "p999_us")),
                 ratio(st("peak", "p99_us"), tonic("peak", "p99_us")),
             );
-            for pct in ["10", "50", "80"] {
-                let label = format!("rate{pct}");
-                if st(&label, "rps").is_none() {
+            let loads = [
+                ("rate10", "10% of peak"),
+                ("rate50", "50% of peak"),
+                ("rate80", "80% of peak"),
+                ("same", "same for all servers"),
+            ];
+            for (label, load) in loads {
+                if st(label, "rps").is_none() {
                     continue;
                 }
-                let dropped = st(&label, "dropped").map_or(0.0, |d| d.2);
+                let dropped = st(label, "dropped").map_or(0.0, |d| d.2);
                 println!(
-                    "| {name} | {cname} | {pct}% of peak{} | {} | {} | {} | {} | {} | {} |",
+                    "| {name} | {cname} | {load}{} | {} | {} | {} | {} | {} | {} |",
                     if dropped > 0.0 { " ⚠overload" } else { "" },
-                    fmt(st(&label, "target_rps")),
-                    fmt(st(&label, "rps")),
-                    fmt_us(st(&label, "p50_us")),
-                    fmt_us(st(&label, "p99_us")),
-                    fmt_us(st(&label, "p999_us")),
-                    ratio(st(&label, "p99_us"), tonic(&label, "p99_us")),
+                    fmt(st(label, "target_rps")),
+                    fmt(st(label, "rps")),
+                    fmt_us(st(label, "p50_us")),
+                    fmt_us(st(label, "p99_us")),
+                    fmt_us(st(label, "p999_us")),
+                    ratio(st(label, "p99_us"), tonic(label, "p99_us")),
                 );
             }
         }

@@ -57,11 +57,27 @@ pub(crate) struct NativePending {
 
 impl NativeClient {
     /// Starts the connection task over `io` (the preface and SETTINGS go out at once),
-    /// pinging every `keepalive_time` if set.
-    pub(crate) fn start(
+    /// pinging every `keepalive_time` if set. Ready once the server's SETTINGS arrive (as in
+    /// grpc-go: a peer that answers anything else never makes the subchannel READY).
+    pub(crate) async fn connect(
         io: BoxIo,
         config: &ConnConfig,
         keepalive_time: Option<Duration>,
+    ) -> Result<NativeClient, Status> {
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let client = Self::start(io, config, keepalive_time, ready_tx);
+        match ready.await {
+            Ok(Ok(())) => Ok(client),
+            Ok(Err(status)) => Err(status),
+            Err(_) => Err(Status::unavailable("http/2 handshake failed")),
+        }
+    }
+
+    fn start(
+        io: BoxIo,
+        config: &ConnConfig,
+        keepalive_time: Option<Duration>,
+        ready: tokio::sync::oneshot::Sender<Result<(), Status>>,
     ) -> NativeClient {
         let (tx, rx) = unbounded_channel();
         let closed = CancellationToken::new();
@@ -80,6 +96,7 @@ impl NativeClient {
             recently_reset: VecDeque::new(),
             partial: None,
             settings_seen: false,
+            ready: Some(ready),
             conn_recv_window: i64::from(
                 config.initial_connection_window.max(frame::DEFAULT_WINDOW),
             ),
@@ -201,6 +218,8 @@ pub(super) struct ClientConn {
     pub(super) recently_reset: VecDeque<u32>,
     pub(super) partial: Option<super::recv::PartialBlock>,
     pub(super) settings_seen: bool,
+    /// Told when the server's SETTINGS arrive (or the connection ends first).
+    pub(super) ready: Option<tokio::sync::oneshot::Sender<Result<(), Status>>>,
     pub(super) conn_recv_window: i64,
     pub(super) conn_recv_unacked: u32,
     pub(super) stream_window: u32,
@@ -234,6 +253,12 @@ impl ClientConn {
 
     /// Fails every stream and stops new ones.
     pub(super) fn end(&mut self, status: Status) {
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(Err(Status::unavailable(format!(
+                "http/2 handshake failed: {}",
+                status.message()
+            ))));
+        }
         self.closing = true;
         self.closed.cancel();
         for (_, s) in self.streams.drain() {

@@ -278,6 +278,9 @@ impl ClientConn {
         }
         self.admit_waiting();
         frame::put_settings_ack(&mut self.out.wbuf.cur);
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(Ok(()));
+        }
         Ok(())
     }
 }
