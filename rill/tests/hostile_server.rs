@@ -221,3 +221,72 @@ async fn a_server_that_never_sends_settings_fails_the_call_by_its_deadline() {
         .expect_err("no answer");
     assert_eq!(status.code(), Code::DeadlineExceeded);
 }
+
+/// Regression: gRPC C-core raises SETTINGS_MAX_FRAME_SIZE to several MiB and then sometimes
+/// stalls on a client DATA frame that large (the interop case very_large_request against
+/// grpcio hung). Whatever the server allows, the client's DATA frames stay at 64 KiB.
+#[tokio::test]
+async fn client_data_frames_stay_small_when_the_server_allows_huge_ones() {
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<Vec<usize>>();
+    let seen_tx = std::sync::Mutex::new(Some(seen_tx));
+    let channel = Channel::with_connector("big-frames.test", move || {
+        let seen_tx = seen_tx.lock().unwrap().take();
+        async move {
+            let (client, mut server) = tokio::io::duplex(1 << 20);
+            tokio::spawn(async move {
+                // MAX_FRAME_SIZE 16 MiB - 1, INITIAL_WINDOW_SIZE 16 MiB, and a connection
+                // window to match: nothing but the client's own cap limits its frames.
+                let mut settings = Vec::new();
+                for (id, value) in [(5u16, (1u32 << 24) - 1), (4, 1 << 24)] {
+                    settings.extend_from_slice(&id.to_be_bytes());
+                    settings.extend_from_slice(&value.to_be_bytes());
+                }
+                let mut hello = frame(SETTINGS, 0, 0, &settings);
+                hello.extend(frame(8, 0, 0, &(1u32 << 24).to_be_bytes()));
+                server.write_all(&hello).await.unwrap();
+                let mut preface = [0u8; 24];
+                server.read_exact(&mut preface).await.unwrap();
+                let mut data_frames = Vec::new();
+                loop {
+                    let mut head = [0u8; 9];
+                    server.read_exact(&mut head).await.unwrap();
+                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                    let mut payload = vec![0u8; len];
+                    server.read_exact(&mut payload).await.unwrap();
+                    if head[3] == DATA {
+                        data_frames.push(len);
+                        if head[4] & END_STREAM != 0 {
+                            break;
+                        }
+                    }
+                }
+                let reply = frame(HEADERS, END_STREAM | END_HEADERS, 1, &{
+                    let mut b = ok_head();
+                    b.extend(grpc_status("0"));
+                    b
+                });
+                let _ = server.write_all(&reply).await;
+                if let Some(tx) = seen_tx {
+                    let _ = tx.send(data_frames);
+                }
+                let mut sink = [0u8; 4096];
+                while matches!(server.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+            Ok(client)
+        }
+    });
+    let client = Client::new(channel);
+    let big = Msg::text(&"x".repeat(3 << 20));
+    // The Trailers-Only reply with OK and no message is an error for a unary call; what
+    // matters here is what went over the wire.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.unary::<Msg, Msg>(UNARY, Request::new(big)),
+    )
+    .await
+    .expect("the call ends");
+    let frames = seen_rx.await.expect("the server saw the request");
+    let total: usize = frames.iter().sum();
+    assert!(total > 3 << 20, "{total}");
+    assert!(frames.iter().all(|&n| n <= 64 * 1024), "{frames:?}");
+}
