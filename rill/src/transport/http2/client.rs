@@ -11,7 +11,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWrite;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::TURN_BUDGET;
 use super::frame::{self, Reason};
 use super::hpack::{self, Head};
-use super::output::{Output, StreamMap, StreamState, WRITE_HIGH};
+use super::output::{Output, StreamMap, StreamState, Written, WRITE_HIGH};
 use super::stream::{Command, CommandTx, NativeRecv, NativeSend, Shared};
 use crate::transport::client::ConnConfig;
 use crate::transport::BoxIo;
@@ -326,14 +325,9 @@ impl ClientConn {
                 data,
                 trailers,
                 end,
-            } => {
-                let Some(s) = self.streams.get_mut(&id) else {
-                    return;
-                };
-                if s.enqueue(headers, data, trailers, end) {
-                    self.out.ready.push_back(id);
-                }
-            }
+            } => self
+                .out
+                .send(&mut self.streams, id, headers, data, trailers, end),
             Command::Reset { id, reason } => {
                 if let Some(at) = self.waiting.iter().position(|w| *w == id) {
                     // Never on the wire: nothing to tell the server.
@@ -444,21 +438,12 @@ impl ClientConn {
                 }
                 self.end(Status::unavailable("connection closed"));
             }
-            match self.out.wbuf.poll_write(Pin::new(&mut self.io), cx) {
-                Poll::Ready(Ok(())) => {
-                    if let Poll::Ready(Err(_)) = Pin::new(&mut self.io).poll_flush(cx) {
-                        return Poll::Ready(());
-                    }
-                    if self.closing {
-                        let _ = Pin::new(&mut self.io).poll_shutdown(cx);
-                        return Poll::Ready(());
-                    }
-                    if !self.out.ready.is_empty() {
-                        progress = true;
-                    }
-                }
-                Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Pending => {}
+            match self.out.write_to(&mut self.io, self.closing, cx) {
+                Written::Ended => return Poll::Ready(()),
+                // The buffer went out but streams still have frames their windows allow:
+                // nothing else would wake us for them.
+                Written::More => progress = true,
+                Written::Idle => {}
             }
             if !progress {
                 return Poll::Pending;

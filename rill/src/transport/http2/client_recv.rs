@@ -1,11 +1,11 @@
 //! Frames a client connection receives: response heads, data and trailers of its streams,
 //! resets, SETTINGS, PING and GOAWAY (RFC 9113 §5.1 stream states from the client's side).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::client::{unprocessed, ClientConn};
 use super::frame::{self, conn_err, Frame, H2Error, Head, Reason};
-use super::recv::{PartialBlock, BLOCK_LIMIT_FACTOR};
+use super::recv::{assemble, check_continues, BLOCK_LIMIT_FACTOR};
 use super::request;
 use crate::{Code, Status};
 
@@ -73,13 +73,7 @@ impl ClientConn {
     }
 
     fn on_frame(&mut self, f: Frame) -> Result<(), H2Error> {
-        if let Some(partial) = &self.partial {
-            let continues =
-                matches!(&f, Frame::Continuation { stream, .. } if *stream == partial.stream);
-            if !continues {
-                return conn_err(Reason::PROTOCOL_ERROR, "header block interrupted");
-            }
-        }
+        check_continues(&self.partial, &f)?;
         match f {
             Frame::Data {
                 stream,
@@ -87,37 +81,10 @@ impl ClientConn {
                 end_stream,
                 flow_len,
             } => self.on_data(stream, data, end_stream, flow_len),
-            Frame::Headers {
-                stream,
-                fragment,
-                end_stream,
-                end_headers,
-                ..
-            } => {
-                if end_headers {
-                    return self.on_header_block(stream, &fragment, end_stream);
-                }
-                self.partial = Some(PartialBlock {
-                    stream,
-                    block: BytesMut::from(&fragment[..]),
-                    end_stream,
-                });
-                Ok(())
-            }
-            Frame::Continuation {
-                fragment,
-                end_headers,
-                ..
-            } => {
-                let Some(mut partial) = self.partial.take() else {
-                    return conn_err(Reason::PROTOCOL_ERROR, "CONTINUATION without HEADERS");
-                };
-                partial.extend(&fragment, self.decoder.max_list())?;
-                if end_headers {
-                    self.on_header_block(partial.stream, &partial.block, partial.end_stream)
-                } else {
-                    self.partial = Some(partial);
-                    Ok(())
+            f @ (Frame::Headers { .. } | Frame::Continuation { .. }) => {
+                match assemble(&mut self.partial, f, self.decoder.max_list())? {
+                    Some((id, block, end_stream)) => self.on_header_block(id, &block, end_stream),
+                    None => Ok(()),
                 }
             }
             Frame::Priority { .. } | Frame::Unknown => Ok(()),
@@ -179,20 +146,11 @@ impl ClientConn {
             self.return_conn_credit(flow_len as usize);
             return Err(H2Error::Stream(id, reason));
         }
-        if flow > s.recv_window {
+        if !s.receive(data, end, flow_len) {
             self.return_conn_credit(flow_len as usize);
             return Err(H2Error::Stream(id, Reason::FLOW_CONTROL_ERROR));
         }
-        s.recv_window -= flow;
-        // Padding is never read by anyone: return it at once.
-        s.recv_unacked += padding as u32;
-        if !data.is_empty() {
-            s.recv_unreported += data.len();
-            s.shared.push_data(data);
-        }
         if end {
-            s.recv_closed = true;
-            s.shared.end_recv(None);
             self.after_recv_closed(id);
         }
         if padding > 0 {

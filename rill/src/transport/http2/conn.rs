@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::AsyncWrite;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
@@ -16,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::frame::{self, Reason};
 use super::hpack;
 use super::limits::{KeepalivePolicy, ResetBudget};
-use super::output::{Output, StreamMap, StreamState, WRITE_HIGH};
+use super::output::{Output, StreamMap, StreamState, Written, WRITE_HIGH};
 use super::stream::{Command, CommandTx};
 use crate::transport::server::{ConnConfig, ConnectionInfo, StreamHandler};
 use crate::transport::BoxIo;
@@ -232,23 +231,12 @@ impl Conn {
             if self.drain == Drain::Final && self.streams.is_empty() && !self.closing {
                 self.closing = true;
             }
-            match self.out.wbuf.poll_write(Pin::new(&mut self.io), cx) {
-                Poll::Ready(Ok(())) => {
-                    if let Poll::Ready(Err(_)) = Pin::new(&mut self.io).poll_flush(cx) {
-                        return Poll::Ready(());
-                    }
-                    if self.closing {
-                        let _ = Pin::new(&mut self.io).poll_shutdown(cx);
-                        return Poll::Ready(());
-                    }
-                    // The buffer went out but streams still have frames their windows allow
-                    // (the buffer had filled up): nothing else would wake us for them.
-                    if !self.out.ready.is_empty() {
-                        progress = true;
-                    }
-                }
-                Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Pending => {}
+            match self.out.write_to(&mut self.io, self.closing, cx) {
+                Written::Ended => return Poll::Ready(()),
+                // The buffer went out but streams still have frames their windows allow:
+                // nothing else would wake us for them.
+                Written::More => progress = true,
+                Written::Idle => {}
             }
             if !progress {
                 return Poll::Pending;

@@ -3,14 +3,18 @@
 //! order they leave, and the peer's WINDOW_UPDATE and SETTINGS_INITIAL_WINDOW_SIZE applied.
 
 use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWrite;
 
 use super::frame::{self, conn_err, H2Error, Reason};
 use super::hpack;
 use super::stream::Shared;
 use super::write::WriteBuf;
+use crate::transport::BoxIo;
 
 /// Stop reading the peer while this much output waits (a peer that does not read its acks).
 pub(super) const WRITE_HIGH: usize = 256 * 1024;
@@ -81,6 +85,27 @@ impl StreamState {
         }
     }
 
+    /// Takes a DATA frame of `flow_len` bytes (padding included) for this stream: `false` if
+    /// it overruns the stream's window; else the data goes to the reader (the padding counts
+    /// as consumed at once) and END_STREAM closes the receiving side.
+    pub(super) fn receive(&mut self, data: Bytes, end: bool, flow_len: u32) -> bool {
+        let flow = i64::from(flow_len);
+        if flow > self.recv_window {
+            return false;
+        }
+        self.recv_window -= flow;
+        self.recv_unacked += flow_len - data.len() as u32;
+        if !data.is_empty() {
+            self.recv_unreported += data.len();
+            self.shared.push_data(data);
+        }
+        if end {
+            self.recv_closed = true;
+            self.shared.end_recv(None);
+        }
+        true
+    }
+
     /// Queues a header block, data and a header block (any of them), the last piece
     /// carrying END_STREAM if `end`. Returns whether the stream needs scheduling.
     pub(super) fn enqueue(
@@ -147,7 +172,61 @@ impl Default for Output {
     }
 }
 
+/// What writing the output buffer to the socket came to.
+pub(super) enum Written {
+    /// The connection is over (write error, or closed after the last bytes).
+    Ended,
+    /// All written, and streams have more to send (the buffer had filled up).
+    More,
+    /// All written, or the socket is full (it wakes the task).
+    Idle,
+}
+
 impl Output {
+    /// Writes the buffer; once it is all out, flushes, and shuts the socket down if `closing`.
+    pub(super) fn write_to(
+        &mut self,
+        io: &mut BoxIo,
+        closing: bool,
+        cx: &mut Context<'_>,
+    ) -> Written {
+        match self.wbuf.poll_write(Pin::new(&mut *io), cx) {
+            Poll::Ready(Ok(())) => {
+                if let Poll::Ready(Err(_)) = Pin::new(&mut *io).poll_flush(cx) {
+                    return Written::Ended;
+                }
+                if closing {
+                    let _ = Pin::new(&mut *io).poll_shutdown(cx);
+                    return Written::Ended;
+                }
+                if self.ready.is_empty() {
+                    Written::Idle
+                } else {
+                    Written::More
+                }
+            }
+            Poll::Ready(Err(_)) => Written::Ended,
+            Poll::Pending => Written::Idle,
+        }
+    }
+
+    /// A stream handle's `Command::Send`: queues the pieces and schedules the stream.
+    pub(super) fn send(
+        &mut self,
+        streams: &mut StreamMap,
+        id: u32,
+        headers: Option<Box<hpack::Head>>,
+        data: Option<Bytes>,
+        trailers: Option<Box<hpack::Head>>,
+        end: bool,
+    ) {
+        if let Some(s) = streams.get_mut(&id) {
+            if s.enqueue(headers, data, trailers, end) {
+                self.ready.push_back(id);
+            }
+        }
+    }
+
     /// Moves queued pieces into the write buffer as flow control allows. Streams whose last
     /// frame went out are added to `done` (still in `streams`: the caller removes them).
     /// Returns whether any stream was served.

@@ -22,16 +22,65 @@ pub(crate) struct PartialBlock {
     pub(super) end_stream: bool,
 }
 
-impl PartialBlock {
-    /// Adds a CONTINUATION fragment; a block far larger than the header list limit ends the
-    /// connection (a CONTINUATION flood is not buffered without bound).
-    pub(super) fn extend(&mut self, fragment: &[u8], max_list: usize) -> Result<(), H2Error> {
-        self.block.extend_from_slice(fragment);
-        let limit = max_list.saturating_mul(BLOCK_LIMIT_FACTOR).max(64 * 1024);
-        if self.block.len() > limit {
-            return conn_err(Reason::ENHANCE_YOUR_CALM, "header block too large");
+/// Checks that a frame arriving while a header block is incomplete continues it (§6.10).
+pub(super) fn check_continues(partial: &Option<PartialBlock>, f: &Frame) -> Result<(), H2Error> {
+    if let Some(partial) = partial {
+        let continues =
+            matches!(f, Frame::Continuation { stream, .. } if *stream == partial.stream);
+        if !continues {
+            return conn_err(Reason::PROTOCOL_ERROR, "header block interrupted");
         }
-        Ok(())
+    }
+    Ok(())
+}
+
+/// Takes a HEADERS or CONTINUATION frame; returns the header block (stream, fragment,
+/// END_STREAM) once it is complete. A block in one frame (the common case) is not copied; a
+/// block far larger than the header list limit ends the connection (a CONTINUATION flood
+/// is not buffered without bound).
+pub(super) fn assemble(
+    partial: &mut Option<PartialBlock>,
+    f: Frame,
+    max_list: usize,
+) -> Result<Option<(u32, Bytes, bool)>, H2Error> {
+    match f {
+        Frame::Headers {
+            stream,
+            fragment,
+            end_stream,
+            end_headers,
+            ..
+        } => {
+            if end_headers {
+                return Ok(Some((stream, fragment, end_stream)));
+            }
+            *partial = Some(PartialBlock {
+                stream,
+                block: BytesMut::from(&fragment[..]),
+                end_stream,
+            });
+            Ok(None)
+        }
+        Frame::Continuation {
+            fragment,
+            end_headers,
+            ..
+        } => {
+            let Some(mut p) = partial.take() else {
+                return conn_err(Reason::PROTOCOL_ERROR, "CONTINUATION without HEADERS");
+            };
+            p.block.extend_from_slice(&fragment);
+            let limit = max_list.saturating_mul(BLOCK_LIMIT_FACTOR).max(64 * 1024);
+            if p.block.len() > limit {
+                return conn_err(Reason::ENHANCE_YOUR_CALM, "header block too large");
+            }
+            if end_headers {
+                return Ok(Some((p.stream, p.block.freeze(), p.end_stream)));
+            }
+            *partial = Some(p);
+            Ok(None)
+        }
+        _ => Ok(None),
     }
 }
 
@@ -102,13 +151,7 @@ impl Conn {
     }
 
     fn on_frame(&mut self, f: Frame) -> Result<(), H2Error> {
-        if let Some(partial) = &self.partial {
-            let continues =
-                matches!(&f, Frame::Continuation { stream, .. } if *stream == partial.stream);
-            if !continues {
-                return conn_err(Reason::PROTOCOL_ERROR, "header block interrupted");
-            }
-        }
+        check_continues(&self.partial, &f)?;
         match f {
             Frame::Data {
                 stream,
@@ -118,40 +161,13 @@ impl Conn {
             } => self.on_data(stream, data, end_stream, flow_len),
             Frame::Headers {
                 stream,
-                fragment,
-                end_stream,
-                end_headers,
-                depends_on,
-            } => {
-                if depends_on == Some(stream) {
-                    return Err(H2Error::Stream(stream, Reason::PROTOCOL_ERROR));
-                }
-                if end_headers {
-                    // The common case: the whole block in one frame, decoded in place.
-                    return self.on_header_block(stream, &fragment, end_stream);
-                }
-                self.partial = Some(PartialBlock {
-                    stream,
-                    block: BytesMut::from(&fragment[..]),
-                    end_stream,
-                });
-                Ok(())
-            }
-            Frame::Continuation {
-                stream,
-                fragment,
-                end_headers,
-            } => {
-                let Some(mut partial) = self.partial.take() else {
-                    return conn_err(Reason::PROTOCOL_ERROR, "CONTINUATION without HEADERS");
-                };
-                debug_assert_eq!(partial.stream, stream);
-                partial.extend(&fragment, self.decoder.max_list())?;
-                if end_headers {
-                    self.on_header_block(partial.stream, &partial.block, partial.end_stream)
-                } else {
-                    self.partial = Some(partial);
-                    Ok(())
+                depends_on: Some(on),
+                ..
+            } if on == stream => Err(H2Error::Stream(stream, Reason::PROTOCOL_ERROR)),
+            f @ (Frame::Headers { .. } | Frame::Continuation { .. }) => {
+                match assemble(&mut self.partial, f, self.decoder.max_list())? {
+                    Some((id, block, end_stream)) => self.on_header_block(id, &block, end_stream),
+                    None => Ok(()),
                 }
             }
             Frame::Priority { stream, depends_on } => {
@@ -215,11 +231,6 @@ impl Conn {
             self.return_conn_credit(flow_len as usize);
             return Err(H2Error::Stream(id, Reason::STREAM_CLOSED));
         }
-        if flow > s.recv_window {
-            self.return_conn_credit(flow_len as usize);
-            return Err(H2Error::Stream(id, Reason::FLOW_CONTROL_ERROR));
-        }
-        s.recv_window -= flow;
         s.received += data.len() as u64;
         if s.content_length
             .is_some_and(|cl| s.received > cl || (end && s.received != cl))
@@ -227,15 +238,11 @@ impl Conn {
             self.return_conn_credit(flow_len as usize);
             return Err(H2Error::Stream(id, Reason::PROTOCOL_ERROR));
         }
-        // Padding is never read by anyone: return it at once.
-        s.recv_unacked += padding as u32;
-        if !data.is_empty() {
-            s.recv_unreported += data.len();
-            s.shared.push_data(data);
+        if !s.receive(data, end, flow_len) {
+            self.return_conn_credit(flow_len as usize);
+            return Err(H2Error::Stream(id, Reason::FLOW_CONTROL_ERROR));
         }
         if end {
-            s.recv_closed = true;
-            s.shared.end_recv(None);
             self.after_recv_closed(id);
         }
         if padding > 0 {

@@ -15,14 +15,9 @@ impl Conn {
                 data,
                 trailers,
                 end,
-            } => {
-                let Some(s) = self.streams.get_mut(&id) else {
-                    return;
-                };
-                if s.enqueue(headers, data, trailers, end) {
-                    self.out.ready.push_back(id);
-                }
-            }
+            } => self
+                .out
+                .send(&mut self.streams, id, headers, data, trailers, end),
             Command::Reset { id, reason } => {
                 if self.streams.contains_key(&id) {
                     self.reset_stream(id, reason, false);
