@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::TURN_BUDGET;
 use super::frame::{self, Reason};
 use super::hpack::{self, Head};
-use super::output::{Output, StreamMap, StreamState, Written, WRITE_HIGH};
+use super::output::{Output, RecvCredit, StreamMap, StreamState, Written, WRITE_HIGH};
 use super::stream::{Command, CommandTx, NativeRecv, NativeSend, Shared};
 use crate::transport::client::ConnConfig;
 use crate::transport::BoxIo;
@@ -96,10 +96,10 @@ impl NativeClient {
             partial: None,
             settings_seen: false,
             ready: Some(ready),
-            conn_recv_window: i64::from(
-                config.initial_connection_window.max(frame::DEFAULT_WINDOW),
+            credit: RecvCredit::new(
+                config.initial_stream_window,
+                config.initial_connection_window,
             ),
-            conn_recv_unacked: 0,
             stream_window: config.initial_stream_window,
             connection_window: config.initial_connection_window,
             goaway: None,
@@ -219,8 +219,7 @@ pub(super) struct ClientConn {
     pub(super) settings_seen: bool,
     /// Told when the server's SETTINGS arrive (or the connection ends first).
     pub(super) ready: Option<tokio::sync::oneshot::Sender<Result<(), Status>>>,
-    pub(super) conn_recv_window: i64,
-    pub(super) conn_recv_unacked: u32,
+    pub(super) credit: RecvCredit,
     pub(super) stream_window: u32,
     connection_window: u32,
     /// The last stream id of the server's GOAWAY.
@@ -342,18 +341,8 @@ impl ClientConn {
                 }
             }
             Command::Consumed { id, n } => {
-                if let Some(s) = self.streams.get_mut(&id) {
-                    s.recv_unreported = s.recv_unreported.saturating_sub(n);
-                    if !s.recv_closed {
-                        s.recv_unacked = s.recv_unacked.saturating_add(n as u32);
-                        if s.recv_unacked >= self.stream_window / 4 {
-                            frame::put_window_update(&mut self.out.wbuf.cur, id, s.recv_unacked);
-                            s.recv_window += i64::from(s.recv_unacked);
-                            s.recv_unacked = 0;
-                        }
-                    }
-                }
-                self.return_conn_credit(n);
+                self.credit
+                    .consumed(&mut self.streams, &mut self.out.wbuf, id, n)
             }
         }
     }
@@ -374,13 +363,7 @@ impl ClientConn {
     }
 
     pub(super) fn return_conn_credit(&mut self, n: usize) {
-        self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(n as u32);
-        let threshold = self.connection_window / 4;
-        if self.conn_recv_unacked > 0 && self.conn_recv_unacked >= threshold {
-            frame::put_window_update(&mut self.out.wbuf.cur, 0, self.conn_recv_unacked);
-            self.conn_recv_window += i64::from(self.conn_recv_unacked);
-            self.conn_recv_unacked = 0;
-        }
+        self.credit.give_back(&mut self.out.wbuf, n);
     }
 
     /// Moves queued request pieces into the write buffer; a stream whose request and

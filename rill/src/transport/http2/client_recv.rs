@@ -122,11 +122,7 @@ impl ClientConn {
     }
 
     fn on_data(&mut self, id: u32, data: Bytes, end: bool, flow_len: u32) -> Result<(), H2Error> {
-        let flow = i64::from(flow_len);
-        if flow > self.conn_recv_window {
-            return conn_err(Reason::FLOW_CONTROL_ERROR, "connection window exceeded");
-        }
-        self.conn_recv_window -= flow;
+        self.credit.take(flow_len)?;
         let padding = flow_len as usize - data.len();
         let Some(s) = self.streams.get_mut(&id) else {
             // Not delivered to anyone: the credit goes straight back.

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::frame::{self, Reason};
 use super::hpack;
 use super::limits::{KeepalivePolicy, ResetBudget};
-use super::output::{Output, StreamMap, StreamState, Written, WRITE_HIGH};
+use super::output::{Output, RecvCredit, StreamMap, StreamState, Written, WRITE_HIGH};
 use super::stream::{Command, CommandTx};
 use crate::transport::server::{ConnConfig, ConnectionInfo, StreamHandler};
 use crate::transport::BoxIo;
@@ -57,8 +57,7 @@ pub(super) struct Conn {
     pub(super) partial: Option<super::recv::PartialBlock>,
     pub(super) preface_seen: bool,
     pub(super) settings_seen: bool,
-    pub(super) conn_recv_window: i64,
-    pub(super) conn_recv_unacked: u32,
+    pub(super) credit: RecvCredit,
     pub(super) drain: Drain,
     /// After a connection error or at the end: flush what is queued, then close.
     pub(super) closing: bool,
@@ -110,8 +109,10 @@ pub(crate) async fn serve(
         partial: None,
         preface_seen: false,
         settings_seen: false,
-        conn_recv_window: i64::from(config.initial_connection_window.max(frame::DEFAULT_WINDOW)),
-        conn_recv_unacked: 0,
+        credit: RecvCredit::new(
+            config.initial_stream_window,
+            config.initial_connection_window,
+        ),
         drain: Drain::Serving,
         closing: false,
         closing_since: None,
@@ -336,12 +337,6 @@ impl Conn {
     }
 
     pub(super) fn return_conn_credit(&mut self, n: usize) {
-        self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(n as u32);
-        let threshold = self.config.initial_connection_window / 4;
-        if self.conn_recv_unacked > 0 && self.conn_recv_unacked >= threshold {
-            frame::put_window_update(&mut self.out.wbuf.cur, 0, self.conn_recv_unacked);
-            self.conn_recv_window += i64::from(self.conn_recv_unacked);
-            self.conn_recv_unacked = 0;
-        }
+        self.credit.give_back(&mut self.out.wbuf, n);
     }
 }

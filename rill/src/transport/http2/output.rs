@@ -172,6 +172,71 @@ impl Default for Output {
     }
 }
 
+/// The receiving side's connection-level flow control (RFC 9113 §6.9): the window the peer
+/// may still fill, and credit handed back as readers consume, in WINDOW_UPDATEs of at least a
+/// quarter of the window (a quarter of the stream window for a stream's own credit).
+pub(super) struct RecvCredit {
+    window: i64,
+    unacked: u32,
+    stream_window: u32,
+    connection_window: u32,
+}
+
+impl RecvCredit {
+    pub(super) fn new(stream_window: u32, connection_window: u32) -> RecvCredit {
+        RecvCredit {
+            window: i64::from(connection_window.max(frame::DEFAULT_WINDOW)),
+            unacked: 0,
+            stream_window,
+            connection_window,
+        }
+    }
+
+    /// A DATA frame of `flow_len` bytes (padding included) arrived.
+    pub(super) fn take(&mut self, flow_len: u32) -> Result<(), H2Error> {
+        let flow = i64::from(flow_len);
+        if flow > self.window {
+            return conn_err(Reason::FLOW_CONTROL_ERROR, "connection window exceeded");
+        }
+        self.window -= flow;
+        Ok(())
+    }
+
+    /// `n` bytes no reader will consume (or consumed ones) go back to the connection window.
+    pub(super) fn give_back(&mut self, wbuf: &mut WriteBuf, n: usize) {
+        self.unacked = self.unacked.saturating_add(n as u32);
+        if self.unacked > 0 && self.unacked >= self.connection_window / 4 {
+            frame::put_window_update(&mut wbuf.cur, 0, self.unacked);
+            self.window += i64::from(self.unacked);
+            self.unacked = 0;
+        }
+    }
+
+    /// A reader of stream `id` took `n` bytes (`Command::Consumed`). A stream already gone
+    /// returned its unread bytes when it was removed: nothing more to give back.
+    pub(super) fn consumed(
+        &mut self,
+        streams: &mut StreamMap,
+        wbuf: &mut WriteBuf,
+        id: u32,
+        n: usize,
+    ) {
+        let Some(s) = streams.get_mut(&id) else {
+            return;
+        };
+        s.recv_unreported = s.recv_unreported.saturating_sub(n);
+        if !s.recv_closed {
+            s.recv_unacked = s.recv_unacked.saturating_add(n as u32);
+            if s.recv_unacked >= self.stream_window / 4 {
+                frame::put_window_update(&mut wbuf.cur, id, s.recv_unacked);
+                s.recv_window += i64::from(s.recv_unacked);
+                s.recv_unacked = 0;
+            }
+        }
+        self.give_back(wbuf, n);
+    }
+}
+
 /// What writing the output buffer to the socket came to.
 pub(super) enum Written {
     /// The connection is over (write error, or closed after the last bytes).

@@ -24,19 +24,8 @@ impl Conn {
                 }
             }
             Command::Consumed { id, n } => {
-                let Some(s) = self.streams.get_mut(&id) else {
-                    return;
-                };
-                s.recv_unreported = s.recv_unreported.saturating_sub(n);
-                if !s.recv_closed {
-                    s.recv_unacked = s.recv_unacked.saturating_add(n as u32);
-                    if s.recv_unacked >= self.config.initial_stream_window / 4 {
-                        frame::put_window_update(&mut self.out.wbuf.cur, id, s.recv_unacked);
-                        s.recv_window += i64::from(s.recv_unacked);
-                        s.recv_unacked = 0;
-                    }
-                }
-                self.return_conn_credit(n);
+                self.credit
+                    .consumed(&mut self.streams, &mut self.out.wbuf, id, n)
             }
             // Only clients open streams.
             Command::Open { .. } => {}
