@@ -25,12 +25,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={root}/grpc/testing/{file}");
     }
     let includes = [root.as_str()];
-    rill_build::compile_protos(PROTOS, &includes)?;
+    // `bytes` fields as `bytes::Bytes` for both servers: a reply is built once and each send
+    // clones a reference, not the payload (C++ and Go servers also serialize from one message).
+    rill_build::configure()
+        .bytes(".")
+        .compile_protos(PROTOS, &includes)?;
 
     let tonic_dir = PathBuf::from(std::env::var("OUT_DIR")?).join("tonic");
     std::fs::create_dir_all(&tonic_dir)?;
     let fds = protox::compile(PROTOS, includes)?;
     tonic_prost_build::configure()
+        .bytes(".")
         .out_dir(&tonic_dir)
         .emit_rerun_if_changed(false)
         .compile_fds(fds)?;

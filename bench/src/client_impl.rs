@@ -35,7 +35,7 @@ macro_rules! impl_bench_client {
                     response_size: sizes.response,
                     payload: (sizes.payload > 0).then(|| Payload {
                         r#type: 0,
-                        body: vec![0; sizes.payload],
+                        body: vec![0; sizes.payload].into(),
                     }),
                     ..Default::default()
                 };

@@ -84,6 +84,6 @@ pub fn args_or_exit(program: &str) -> Args {
 
 /// The body of a reply of `size` bytes, as gRPC's benchmark servers build it: `None` for 0
 /// (an empty `SimpleResponse`), else `size` zero bytes. Negative sizes count as 0.
-pub fn payload_body(size: i32) -> Option<Vec<u8>> {
-    (size > 0).then(|| vec![0u8; size as usize])
+pub fn payload_body(size: i32) -> Option<bytes::Bytes> {
+    (size > 0).then(|| vec![0u8; size as usize].into())
 }

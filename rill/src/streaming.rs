@@ -232,6 +232,8 @@ impl Stream for MessageStream {
     }
 }
 
+// Unboxed: one per call, and a box would cost each call from the wire an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Source<T> {
     Wire(MessageStream),
     Local(BoxStream<T>),

@@ -26,7 +26,7 @@ fn main() {
         response_size,
         payload: (payload > 0).then(|| Payload {
             r#type: 0,
-            body: vec![0; payload],
+            body: vec![0; payload].into(),
         }),
         ..Default::default()
     };

@@ -48,6 +48,8 @@ pub(crate) enum Kind {
 pub struct ResponseBody(pub(crate) RawResponse);
 
 /// One message (unary, client streaming) or a message stream (server streaming, bidi).
+// Unboxed: one per call, and a box would cost each streaming call an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum RawResponse {
     Once(Bytes),
     Stream(RawStream),
@@ -60,6 +62,7 @@ impl std::fmt::Debug for ResponseBody {
 }
 
 /// A response message stream before decoding, with the slot its trailers arrive in.
+#[allow(clippy::large_enum_variant)] // as `RawResponse`
 pub(crate) enum RawStream {
     /// Messages from the wire.
     Wire(MessageStream, Slot<MetadataMap>),

@@ -1,5 +1,7 @@
 //! Incremental decoding of Length-Prefixed-Message frames from DATA frame chunks.
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::HEADER_LEN;
@@ -17,10 +19,21 @@ enum State {
 
 /// Splits a byte stream into gRPC message payloads, decompressing them as needed.
 ///
+/// A message inside one chunk is a slice of it (no copy). One spread over several chunks is
+/// copied, as its bytes arrive, into one buffer: the chunks are slices of the connection's
+/// read buffers, and holding them until a large message is complete would keep several
+/// read buffers alive. Nothing is allocated for a declared length before its bytes are here.
+///
 /// Errors are sticky: after one, every call reports it again and pushed data is dropped.
 #[derive(Debug)]
 pub(crate) struct FrameDecoder {
-    buf: BytesMut,
+    chunks: VecDeque<Bytes>,
+    /// Bytes in `chunks`.
+    queued: usize,
+    /// The start of a message spread over chunks. Its memory is reused once the caller drops
+    /// the message: a fresh allocation per large message costs more than the copy (the
+    /// allocator returns the pages to the kernel, and each new buffer faults them in again).
+    join: BytesMut,
     state: State,
     max_message_size: usize,
     encoding: Option<CompressionEncoding>,
@@ -35,7 +48,9 @@ impl FrameDecoder {
     /// Creates a decoder for a stream whose `grpc-encoding` is `encoding` (`None` = identity).
     pub(crate) fn new(max_message_size: usize, encoding: Option<CompressionEncoding>) -> Self {
         FrameDecoder {
-            buf: BytesMut::new(),
+            chunks: VecDeque::new(),
+            queued: 0,
+            join: BytesMut::new(),
             state: State::Header,
             max_message_size,
             encoding,
@@ -47,8 +62,9 @@ impl FrameDecoder {
 
     /// Adds a chunk of the stream; chunks may split messages anywhere.
     pub(crate) fn push(&mut self, data: Bytes) {
-        if self.error.is_none() {
-            self.buf.extend_from_slice(&data);
+        if self.error.is_none() && !data.is_empty() {
+            self.queued += data.len();
+            self.chunks.push_back(data);
         }
     }
 
@@ -60,7 +76,9 @@ impl FrameDecoder {
         let result = self.advance();
         if let Err(err) = &result {
             self.error = Some(err.clone());
-            self.buf = BytesMut::new();
+            self.chunks = VecDeque::new();
+            self.queued = 0;
+            self.join = BytesMut::new();
         }
         result
     }
@@ -70,11 +88,11 @@ impl FrameDecoder {
         if let Some(err) = &self.error {
             return Err(err.clone());
         }
-        let partial = matches!(self.state, State::Body { .. }) || !self.buf.is_empty();
+        let partial = matches!(self.state, State::Body { .. }) || self.buffered() > 0;
         if partial {
             return Err(Status::internal(format!(
                 "truncated message: stream ended with {} bytes of an incomplete message",
-                self.buf.len()
+                self.buffered()
             )));
         }
         Ok(())
@@ -95,26 +113,66 @@ impl FrameDecoder {
     /// Bytes received but not yet returned as messages.
     #[allow(dead_code)] // contract API, not used by the transport yet
     pub(crate) fn buffered(&self) -> usize {
-        self.buf.len()
+        self.queued + self.join.len()
+    }
+
+    /// The next `n` bytes (`n <= self.queued`, nothing joined yet): a slice when one chunk
+    /// holds them, else joined.
+    fn take(&mut self, n: usize) -> Bytes {
+        if let Some(front) = self.chunks.front_mut() {
+            if front.len() >= n {
+                self.queued -= n;
+                let out = front.split_to(n);
+                if front.is_empty() {
+                    self.chunks.pop_front();
+                }
+                return out;
+            }
+        }
+        self.join_up_to(n);
+        self.join.split().freeze()
+    }
+
+    /// Moves queued bytes into `join` until it holds `n` bytes or nothing is queued.
+    fn join_up_to(&mut self, n: usize) {
+        self.join.reserve((n - self.join.len()).min(self.queued));
+        while self.join.len() < n {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let want = (n - self.join.len()).min(front.len());
+            self.join.extend_from_slice(&front[..want]);
+            front.advance(want);
+            self.queued -= want;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
     }
 
     /// Decodes a header and/or body as far as the buffered data allows.
     fn advance(&mut self) -> Result<Option<Bytes>, Status> {
         if let State::Header = self.state {
-            if self.buf.len() < HEADER_LEN {
+            if self.queued < HEADER_LEN {
                 return Ok(None);
             }
-            let flag = self.buf.get_u8();
-            let len = self.buf.get_u32();
-            self.state = self.read_header(flag, len)?;
+            let h = self.take(HEADER_LEN);
+            let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]);
+            self.state = self.read_header(h[0], len)?;
         }
         let State::Body { compressed, len } = self.state else {
             return Ok(None);
         };
-        if self.buf.len() < len {
-            return Ok(None);
-        }
-        let payload = self.buf.split_to(len).freeze();
+        let payload = if self.join.is_empty() && self.queued >= len {
+            self.take(len)
+        } else {
+            // Incomplete: joined as it arrives, releasing the chunks.
+            self.join_up_to(len);
+            if self.join.len() < len {
+                return Ok(None);
+            }
+            self.join.split().freeze()
+        };
         self.state = State::Header;
         self.last_compressed = compressed;
         self.last_wire_len = len;

@@ -387,3 +387,32 @@ fn stream_encoder_reuses_its_buffer_once_frames_are_dropped() {
         message
     );
 }
+
+#[test]
+fn decoder_slices_messages_inside_one_chunk_without_copying() {
+    let mut all = BytesMut::new();
+    all.extend_from_slice(&frame(0, b"first"));
+    all.extend_from_slice(&frame(0, b"second"));
+    let chunk = all.freeze();
+    let range = chunk.as_ptr_range();
+    let mut d = FrameDecoder::new(usize::MAX, None);
+    d.push(chunk.clone());
+    for want in [&b"first"[..], b"second"] {
+        let got = d.next_message().expect("valid").expect("complete");
+        assert_eq!(&got[..], want);
+        assert!(range.contains(&got.as_ptr()), "a slice of the pushed chunk");
+    }
+}
+
+#[test]
+fn decoder_joins_a_message_spread_over_chunks_once() {
+    let framed = frame(0, &[7u8; 3000]);
+    let mut d = FrameDecoder::new(usize::MAX, None);
+    for piece in framed.chunks(1000) {
+        d.push(Bytes::copy_from_slice(piece));
+    }
+    let got = d.next_message().expect("valid").expect("complete");
+    assert_eq!(got.len(), 3000);
+    assert!(got.iter().all(|b| *b == 7));
+    assert_eq!(d.buffered(), 0);
+}

@@ -19,6 +19,7 @@ use super::conn::TURN_BUDGET;
 use super::frame::{self, Reason};
 use super::hpack::{self, Head};
 use super::output::{Output, RecvCredit, StreamMap, StreamState, Written, WRITE_HIGH};
+use super::read::ReadSize;
 use super::stream::{Command, CommandTx, NativeRecv, NativeSend, Shared};
 use crate::transport::client::ConnConfig;
 use crate::transport::BoxIo;
@@ -84,7 +85,8 @@ impl NativeClient {
         let mut conn = ClientConn {
             io,
             rx,
-            rbuf: BytesMut::with_capacity(16 * 1024),
+            rbuf: ReadSize::buffer(),
+            reads: ReadSize::default(),
             out: Output::default(),
             decoder: hpack::Decoder::new(config.max_header_list_size),
             streams: StreamMap::default(),
@@ -204,6 +206,7 @@ pub(super) struct ClientConn {
     io: BoxIo,
     rx: UnboundedReceiver<Command>,
     pub(super) rbuf: BytesMut,
+    pub(super) reads: ReadSize,
     pub(super) out: Output,
     pub(super) decoder: hpack::Decoder,
     pub(super) streams: StreamMap,
@@ -390,6 +393,7 @@ impl ClientConn {
 
     /// One wake-up: commands, reads, writes; until nothing moves.
     fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.reads.new_turn();
         for _ in 0..TURN_BUDGET {
             let mut progress = false;
             while !self.closing && !self.handles_gone {
@@ -428,6 +432,9 @@ impl ClientConn {
                 Written::More => progress = true,
                 Written::Idle => {}
             }
+            if self.reads.turn_spent() {
+                break;
+            }
             if !progress {
                 return Poll::Pending;
             }
@@ -438,10 +445,7 @@ impl ClientConn {
 
     /// Reads what the socket has and handles every complete frame; `Ready(false)` at EOF.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-            self.rbuf.reserve(16 * 1024);
-        }
-        match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+        match self.reads.poll_read(&mut self.io, &mut self.rbuf, cx) {
             Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(false),
             Poll::Ready(Ok(_)) => {
                 self.on_bytes();

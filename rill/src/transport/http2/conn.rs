@@ -16,6 +16,7 @@ use super::frame::{self, Reason};
 use super::hpack;
 use super::limits::{KeepalivePolicy, ResetBudget};
 use super::output::{Output, RecvCredit, StreamMap, StreamState, Written, WRITE_HIGH};
+use super::read::ReadSize;
 use super::stream::{Command, CommandTx};
 use crate::transport::server::{ConnConfig, ConnectionInfo, StreamHandler};
 use crate::transport::BoxIo;
@@ -42,6 +43,7 @@ pub(super) struct Conn {
     pub(super) rx: UnboundedReceiver<Command>,
     pub(super) tx: CommandTx,
     pub(super) rbuf: BytesMut,
+    pub(super) reads: ReadSize,
     pub(super) out: Output,
     pub(super) decoder: hpack::Decoder,
     pub(super) streams: StreamMap,
@@ -98,7 +100,8 @@ pub(crate) async fn serve(
         handler,
         rx,
         tx,
-        rbuf: BytesMut::with_capacity(16 * 1024),
+        rbuf: ReadSize::buffer(),
+        reads: ReadSize::default(),
         out: Output::default(),
         decoder: hpack::Decoder::new(config.max_header_list_size),
         streams: StreamMap::default(),
@@ -203,6 +206,7 @@ impl Conn {
 
     /// One wake-up: commands, reads, scheduled data, writes; until nothing moves.
     fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.reads.new_turn();
         for _ in 0..TURN_BUDGET {
             let mut progress = false;
             while !self.closing {
@@ -238,6 +242,9 @@ impl Conn {
                 // nothing else would wake us for them.
                 Written::More => progress = true,
                 Written::Idle => {}
+            }
+            if self.reads.turn_spent() {
+                break;
             }
             if !progress {
                 return Poll::Pending;
@@ -275,10 +282,7 @@ impl Conn {
             }
             return Poll::Ready(true);
         }
-        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-            self.rbuf.reserve(16 * 1024);
-        }
-        let n = match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+        let n = match self.reads.poll_read(&mut self.io, &mut self.rbuf, cx) {
             Poll::Ready(Ok(n)) => n,
             Poll::Ready(Err(_)) => return Poll::Ready(false),
             Poll::Pending => return Poll::Pending,

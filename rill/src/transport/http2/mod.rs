@@ -10,7 +10,7 @@
 //! Files: `frame` (parsing and encoding), `hpack` (decoding under limits, an encoder for
 //! gRPC's recurring fields; `hpack_decode` and `hpack_table` below it), `request` (head
 //! validation), `stream` (the handles), `output` (flow-controlled sending, both ends),
-//! `write` (the output buffer). Server: `conn` (the task: I/O, stream bookkeeping),
+//! `write` (the output buffer), `read` (read sizes). Server: `conn` (the task: I/O, stream bookkeeping),
 //! `lifecycle` (deadlines, graceful shutdown), `send` (commands), `recv` (incoming frames
 //! and stream states), `limits` (rapid-reset budget, keepalive enforcement). Client:
 //! `client` (the handle and the task), `client_recv` (incoming frames).
@@ -25,6 +25,7 @@ mod hpack_table;
 mod lifecycle;
 mod limits;
 mod output;
+mod read;
 mod recv;
 mod request;
 mod send;

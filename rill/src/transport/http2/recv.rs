@@ -130,7 +130,7 @@ impl Conn {
             }
             let total = frame::HEADER_LEN + head.len as usize;
             if self.rbuf.len() < total {
-                self.rbuf.reserve(total - self.rbuf.len());
+                self.reads.make_room(&mut self.rbuf, total);
                 break;
             }
             let mut bytes = self.rbuf.split_to(total);

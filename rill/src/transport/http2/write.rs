@@ -11,7 +11,9 @@ use tokio::io::AsyncWrite;
 
 /// Payloads at least this large are not copied.
 const COPY_LIMIT: usize = 1024;
-const MAX_SLICES: usize = 64;
+/// Slices per vectored write: a full output buffer of 16 KiB DATA frames is 128 payloads,
+/// each after a header.
+const MAX_SLICES: usize = 256;
 
 #[derive(Default)]
 pub(crate) struct WriteBuf {
