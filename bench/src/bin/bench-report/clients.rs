@@ -191,6 +191,32 @@ pub(crate) fn latency(path: &str) {
 
 const CLIENTS: &[(&str, &str)] = &[("rill", "rill client"), ("tonic", "tonic client")];
 
+/// h2load's per-request latencies at the unary target shapes: label = shape, client "h2load".
+pub(crate) fn unary_latency(path: &str) {
+    let runs = read_runs(path);
+    let mut rows = Vec::new();
+    for shape in crate::SHAPE_ORDER {
+        if !runs.iter().any(|r| r.label == *shape) {
+            continue;
+        }
+        let (conns, streams) = shape.split_once('x').unwrap_or((shape, "?"));
+        for (key, what) in [
+            ("p50_us", "p50"),
+            ("p99_us", "**p99**"),
+            ("p999_us", "p99.9"),
+            ("rps", "req/s while logging"),
+        ] {
+            let title = format!("{conns} × {streams}: {what}");
+            rows.push((shape.to_string(), "h2load".to_string(), key, title));
+        }
+    }
+    matrix(&runs, &rows);
+    let bad: f64 = runs.iter().filter_map(|r| r.kv.get("non200")).sum();
+    if bad > 0.0 {
+        println!("⚠ {bad:.0} request(s) did not get HTTP 200: those runs are suspect.\n");
+    }
+}
+
 pub(crate) fn streaming(path: &str) {
     let runs = read_runs(path);
     let mut labels: Vec<String> = Vec::new();

@@ -6,7 +6,8 @@
 //! (tab-separated; `size` is `-` for the nghttpd ceiling, which serves a GET).
 //! `bench-report instructions INSTR.tsv` — lines `server shape requests instructions`.
 //! `bench-report (latency|streaming|client-streaming) RUNS.tsv` — lines `rep label server
-//! client key=value...` from the benchmark clients; `bench-report memory MEM.tsv`;
+//! client key=value...` from the benchmark clients (`unary-latency`: the same from h2load's
+//! per-request logs, label = shape, client `h2load`); `bench-report memory MEM.tsv`;
 //! `bench-report client-instructions CI.tsv`; `bench-report plots THROUGHPUT.tsv LATENCY.tsv
 //! DIR` writes PNGs.
 
@@ -319,6 +320,7 @@ fn main() {
         ["throughput", path] => throughput(path),
         ["instructions", path] => instructions(path),
         ["latency", path] => clients::latency(path),
+        ["unary-latency", path] => clients::unary_latency(path),
         ["streaming", path] => clients::streaming(path),
         ["client-streaming", path] => clients::client_streaming(path),
         ["memory", path] => clients::memory(path),
@@ -336,7 +338,7 @@ fn main() {
         },
         _ => {
             eprintln!(
-                "usage: bench-report (throughput|instructions|latency|streaming|\
+                "usage: bench-report (throughput|instructions|latency|unary-latency|streaming|\
                  client-streaming|memory|client-instructions) FILE.tsv\n       \
                  bench-report plots THROUGHPUT.tsv LATENCY.tsv DIR"
             );
