@@ -1,32 +1,9 @@
 //! A type map carried by requests and responses.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// `TypeId`s are already hashes: pass them through instead of SipHashing them.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // TypeId hashes through write_u64/write_u128; fold anything else in.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Map = HashMap<TypeId, Box<dyn Any + Send + Sync>, BuildHasherDefault<IdHasher>>;
+type Entry = (TypeId, Box<dyn Any + Send + Sync>);
 
 /// Values of any type, keyed by type, that travel with a [`Request`](crate::Request) or
 /// [`Response`](crate::Response) inside one process (never on the wire).
@@ -40,8 +17,10 @@ type Map = HashMap<TypeId, Box<dyn Any + Send + Sync>, BuildHasherDefault<IdHash
 /// ```
 #[derive(Default)]
 pub struct Extensions {
-    // Most requests carry no extension or one: allocate only when something is inserted.
-    map: Option<Box<Map>>,
+    // A request carries a handful of values at most: a list searched in order costs less
+    // than a hash map (no table to allocate per call, no hashing), and nothing is allocated
+    // until something is inserted.
+    entries: Vec<Entry>,
 }
 
 impl Extensions {
@@ -56,46 +35,50 @@ impl Extensions {
 
     /// Inserts a value, returning the previous value of that type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
-        self.map
-            .get_or_insert_with(Box::default)
-            .insert(TypeId::of::<T>(), Box::new(value))
-            .and_then(|old| old.downcast().ok().map(|b| *b))
+        match self.position::<T>() {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.entries[i].1, Box::new(value));
+                old.downcast().ok().map(|b| *b)
+            }
+            None => {
+                self.entries.push((TypeId::of::<T>(), Box::new(value)));
+                None
+            }
+        }
+    }
+
+    fn position<T: 'static>(&self) -> Option<usize> {
+        let id = TypeId::of::<T>();
+        self.entries.iter().position(|(t, _)| *t == id)
     }
 
     /// The value of type `T`, if any.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.map
-            .as_ref()?
-            .get(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_ref())
+        self.entries[self.position::<T>()?].1.downcast_ref()
     }
 
     /// A mutable reference to the value of type `T`, if any.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
-        self.map
-            .as_mut()?
-            .get_mut(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_mut())
+        let i = self.position::<T>()?;
+        self.entries[i].1.downcast_mut()
     }
 
     /// Removes and returns the value of type `T`.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
-        self.map
-            .as_mut()?
-            .remove(&TypeId::of::<T>())
-            .and_then(|b| b.downcast().ok().map(|b| *b))
+        let i = self.position::<T>()?;
+        self.entries.swap_remove(i).1.downcast().ok().map(|b| *b)
     }
 
     /// Whether the set holds no value.
     pub fn is_empty(&self) -> bool {
-        self.map.as_ref().is_none_or(|m| m.is_empty())
+        self.entries.is_empty()
     }
 }
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Extensions")
-            .field("len", &self.map.as_ref().map_or(0, |m| m.len()))
+            .field("len", &self.entries.len())
             .finish()
     }
 }
@@ -115,5 +98,25 @@ mod tests {
         assert_eq!(ext.remove::<String>().as_deref(), Some("id!"));
         assert_eq!(ext.get::<String>(), None);
         assert!(!ext.is_empty());
+    }
+
+    #[test]
+    fn many_types_each_found_after_removals() {
+        let mut ext = Extensions::new();
+        ext.insert(1u8);
+        ext.insert(2u16);
+        ext.insert(3u32);
+        ext.insert(4u64);
+        ext.insert(5i8);
+        ext.insert(6i16);
+        assert_eq!(ext.remove::<u16>(), Some(2));
+        assert_eq!(ext.remove::<u16>(), None);
+        assert_eq!(ext.insert(7u64), Some(4));
+        assert_eq!(
+            (ext.get::<u8>(), ext.get::<u32>(), ext.get::<u64>()),
+            (Some(&1), Some(&3), Some(&7))
+        );
+        assert_eq!((ext.get::<i8>(), ext.get::<i16>()), (Some(&5), Some(&6)));
+        assert_eq!(format!("{ext:?}"), "Extensions { len: 5 }");
     }
 }
