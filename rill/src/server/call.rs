@@ -141,6 +141,25 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
     // The method glue resolved the handler's compression choice (Response::set_compression).
     let response_encoding = response.call_compression().resolve(response_encoding);
     let (metadata, super::layer::ResponseBody(mut body), trailers) = response.into_parts();
+    if let RawBody::Once(frame) = body {
+        if responder.sends_unary_at_once() && metadata.is_empty() && trailers.is_empty() {
+            // The common unary answer: gRPC's fixed fields only, no header maps to build.
+            let fields = [
+                Some((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(GRPC_CONTENT_TYPE),
+                )),
+                config
+                    .accept_encoding_value
+                    .clone()
+                    .map(|v| (GRPC_ACCEPT_ENCODING, v)),
+                response_encoding.map(|e| (GRPC_ENCODING, HeaderValue::from_static(e.as_str()))),
+            ];
+            let _ = responder.send_unary_ok(fields, frame);
+            return;
+        }
+        body = RawBody::Once(frame);
+    }
     let mut head = grpc_response_head(config);
     if let Some(encoding) = response_encoding {
         head.headers_mut()

@@ -17,6 +17,9 @@ use super::http2::stream::NativeResponder;
 use super::{status_from_h2, BoxIo, RecvBody, SendBody};
 use crate::Status;
 
+/// Up to three header fields, those present in order: a response's fixed gRPC fields.
+pub(crate) type Fields = [Option<(http::HeaderName, http::HeaderValue)>; 3];
+
 /// HTTP/2 settings the server announces.
 #[derive(Clone, Debug)]
 pub(crate) struct ConnConfig {
@@ -116,6 +119,17 @@ impl Responder {
     /// headers, message and trailers as one unit.
     pub(crate) fn sends_unary_at_once(&self) -> bool {
         matches!(self, Responder::Native(_))
+    }
+
+    /// A unary OK response without custom metadata, where
+    /// [`sends_unary_at_once`](Self::sends_unary_at_once): HTTP 200 with `fields` (gRPC's
+    /// fixed response fields, those present), the message, and `grpc-status: 0`, without
+    /// building header maps.
+    pub(crate) fn send_unary_ok(&mut self, fields: Fields, data: Bytes) -> Result<(), Status> {
+        match self {
+            Responder::H2(_) => Err(Status::internal("h2 sends a unary response in parts")),
+            Responder::Native(inner) => inner.send_unary_ok(fields, data),
+        }
     }
 
     /// The whole response of a unary call at once (native transport; h2 sends the parts in

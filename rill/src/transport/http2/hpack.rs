@@ -44,7 +44,25 @@ fn put_string(buf: &mut BytesMut, value: &[u8]) {
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) pseudo: Pseudo,
+    /// Fields written before `fields`: gRPC's fixed ones, kept out of a map (a `HeaderMap`
+    /// allocates twice as soon as it holds a field).
+    pub(crate) lead: Lead,
     pub(crate) fields: HeaderMap,
+}
+
+/// Up to three fields in order, without allocating.
+#[derive(Debug, Default)]
+pub(crate) struct Lead([Option<(HeaderName, HeaderValue)>; 3]);
+
+impl Lead {
+    /// The fields of `pairs` that are present, in order; at most three are kept.
+    pub(crate) fn new<const N: usize>(pairs: [Option<(HeaderName, HeaderValue)>; N]) -> Lead {
+        let mut lead = Lead::default();
+        for (slot, pair) in lead.0.iter_mut().zip(pairs.into_iter().flatten()) {
+            *slot = Some(pair);
+        }
+        lead
+    }
 }
 
 /// The pseudo-header fields that open a header block (RFC 9113 §8.3).
@@ -66,13 +84,24 @@ impl Head {
         let parts = head.into_parts().0;
         Box::new(Head {
             pseudo: Pseudo::Status(parts.status),
+            lead: Lead::default(),
             fields: parts.headers,
+        })
+    }
+
+    /// A response head or trailers made of `lead` alone.
+    pub(crate) fn lead(pseudo: Pseudo, lead: Lead) -> Box<Head> {
+        Box::new(Head {
+            pseudo,
+            lead,
+            fields: HeaderMap::new(),
         })
     }
 
     pub(crate) fn status(status: StatusCode) -> Box<Head> {
         Box::new(Head {
             pseudo: Pseudo::Status(status),
+            lead: Lead::default(),
             fields: HeaderMap::new(),
         })
     }
@@ -87,6 +116,7 @@ impl Head {
                 authority: uri.authority,
                 path: uri.path_and_query,
             },
+            lead: Lead::default(),
             fields: parts.headers,
         })
     }
@@ -94,6 +124,7 @@ impl Head {
     pub(crate) fn trailers(fields: HeaderMap) -> Box<Head> {
         Box::new(Head {
             pseudo: Pseudo::None,
+            lead: Lead::default(),
             fields,
         })
     }
@@ -182,7 +213,12 @@ impl Encoder {
                 path,
             } => self.encode_request_line(method, scheme, authority, path, buf),
         }
-        self.encode_fields(&head.fields, buf);
+        for (name, value) in head.lead.0.iter().flatten() {
+            self.encode_field(name, value, buf);
+        }
+        for (name, value) in &head.fields {
+            self.encode_field(name, value, buf);
+        }
     }
 
     fn encode_request_line(
@@ -279,33 +315,31 @@ impl Encoder {
         }
     }
 
-    fn encode_fields(&mut self, fields: &HeaderMap, buf: &mut BytesMut) {
-        for (name, value) in fields {
-            let is_name = |k: &Key| matches!(k, Key::Field(n) if n == name);
-            if self
-                .find(is_name, value.as_bytes())
-                .is_some_and(|i| put_indexed(buf, i))
-            {
-                continue;
+    fn encode_field(&mut self, name: &HeaderName, value: &HeaderValue, buf: &mut BytesMut) {
+        let is_name = |k: &Key| matches!(k, Key::Field(n) if n == name);
+        if self
+            .find(is_name, value.as_bytes())
+            .is_some_and(|i| put_indexed(buf, i))
+        {
+            return;
+        }
+        let index = recurring(name, value) && self.fits(name.as_str().len() + value.len());
+        // Literal with incremental indexing (6-bit prefix) or without (4-bit prefix).
+        let (first, bits) = if index { (0x40, 6) } else { (0x00, 4) };
+        match name.as_str() {
+            "content-type" => put_int(buf, first, bits, 31),
+            other => {
+                buf.put_u8(first);
+                put_string(buf, other.as_bytes());
             }
-            let index = recurring(name, value) && self.fits(name.as_str().len() + value.len());
-            // Literal with incremental indexing (6-bit prefix) or without (4-bit prefix).
-            let (first, bits) = if index { (0x40, 6) } else { (0x00, 4) };
-            match name.as_str() {
-                "content-type" => put_int(buf, first, bits, 31),
-                other => {
-                    buf.put_u8(first);
-                    put_string(buf, other.as_bytes());
-                }
-            }
-            put_string(buf, value.as_bytes());
-            if index {
-                self.add(
-                    Key::Field(name.clone()),
-                    value.as_bytes(),
-                    name.as_str().len(),
-                );
-            }
+        }
+        put_string(buf, value.as_bytes());
+        if index {
+            self.add(
+                Key::Field(name.clone()),
+                value.as_bytes(),
+                name.as_str().len(),
+            );
         }
     }
 }
@@ -379,9 +413,50 @@ mod tests {
     }
 
     #[test]
+    fn lead_fields_go_first_and_are_indexed_like_map_fields() {
+        let value = |v: &'static str| HeaderValue::from_static(v);
+        let lead = Lead::new([
+            Some((http::header::CONTENT_TYPE, value("application/grpc"))),
+            None,
+            Some((HeaderName::from_static("grpc-encoding"), value("gzip"))),
+        ]);
+        let mut head = Head::lead(Pseudo::Status(StatusCode::OK), lead);
+        head.fields.insert("x-after", value("1"));
+        let trailers = Head::lead(
+            Pseudo::None,
+            Lead::new([Some((HeaderName::from_static("grpc-status"), value("0")))]),
+        );
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::new(64 * 1024);
+        let mut sizes = Vec::new();
+        for _ in 0..2 {
+            let mut buf = BytesMut::new();
+            enc.encode_block(&head, &mut buf);
+            assert_eq!(
+                decoded(&mut dec, &buf),
+                pairs(&[
+                    (":status", "200"),
+                    ("content-type", "application/grpc"),
+                    ("grpc-encoding", "gzip"),
+                    ("x-after", "1"),
+                ])
+            );
+            let mut tbuf = BytesMut::new();
+            enc.encode_block(&trailers, &mut tbuf);
+            assert_eq!(decoded(&mut dec, &tbuf), pairs(&[("grpc-status", "0")]));
+            sizes.push((buf.len(), tbuf.len()));
+        }
+        // The second time each gRPC field is one table index; x-after stays a literal
+        // (1 + 8 + 2 bytes).
+        assert_eq!(sizes[1], (3 + 11, 1));
+        assert!(sizes[0].0 > sizes[1].0 && sizes[0].1 > 1);
+    }
+
+    #[test]
     fn encoded_blocks_decode_to_the_same_fields_and_repeats_shrink_to_indexes() {
         let mut head = Head {
             pseudo: Pseudo::Status(StatusCode::OK),
+            lead: Lead::default(),
             fields: HeaderMap::new(),
         };
         head.fields

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::frame::Reason;
-use super::hpack::Head;
+use super::hpack::{Head, Lead, Pseudo};
+use crate::status::GRPC_STATUS;
+use crate::transport::server::Fields;
 use crate::Status;
 
 /// `send_data` returns once at most this much of the stream's data waits in the connection.
@@ -268,7 +270,20 @@ impl NativeResponder {
         self.sender(head)?.send_last(data, trailers)
     }
 
+    /// A unary OK response without custom metadata: a 200 head of `fields`, the message and
+    /// `grpc-status: 0`, none of them built as a `HeaderMap`.
+    pub(crate) fn send_unary_ok(&mut self, fields: Fields, data: Bytes) -> Result<(), Status> {
+        let head = Head::lead(Pseudo::Status(http::StatusCode::OK), Lead::new(fields));
+        let trailers = Lead::new([Some((GRPC_STATUS, HeaderValue::from_static("0")))]);
+        self.sender_with(head)?
+            .command(Some(data), Some(Head::lead(Pseudo::None, trailers)), true)
+    }
+
     fn sender(&mut self, head: http::Response<()>) -> Result<NativeSend, Status> {
+        self.sender_with(Head::new(head))
+    }
+
+    fn sender_with(&mut self, head: Box<Head>) -> Result<NativeSend, Status> {
         if let Some(status) = self.shared.reset_status() {
             return Err(status);
         }
@@ -277,7 +292,7 @@ impl NativeResponder {
             id: self.id,
             shared: self.shared.clone(),
             tx: self.tx.clone(),
-            headers: Some(Head::new(head)),
+            headers: Some(head),
             ended: false,
         })
     }
