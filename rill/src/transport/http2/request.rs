@@ -57,31 +57,31 @@ pub(crate) fn request_head(fields: Vec<(Bytes, Bytes)>) -> Result<RequestHead, M
     }
     let method = method.ok_or("missing :method")?;
     let method = http::Method::from_bytes(&method).map_err(|_| "invalid :method")?;
-    let mut uri = http::Uri::builder();
+    // Parts filled directly: `Uri::builder` re-wraps every step in a `Result` (measurable
+    // on a path every call takes).
+    let mut uri = http::uri::Parts::default();
+    let parse_authority =
+        |a: Bytes| http::uri::Authority::from_maybe_shared(a).map_err(|_| "invalid :authority");
     if method == http::Method::CONNECT {
         if scheme.is_some() || path.is_some() {
             return Err("CONNECT with :scheme or :path");
         }
-        let authority = authority.ok_or("CONNECT without :authority")?;
-        uri = uri.authority(
-            http::uri::Authority::from_maybe_shared(authority).map_err(|_| "invalid :authority")?,
-        );
+        uri.authority = Some(parse_authority(
+            authority.ok_or("CONNECT without :authority")?,
+        )?);
     } else {
         let path = path.ok_or("missing :path")?;
         if path.is_empty() {
             return Err("empty :path");
         }
-        uri = uri
-            .scheme(scheme.ok_or("missing :scheme")?.as_ref())
-            .path_and_query(
-                http::uri::PathAndQuery::from_maybe_shared(path).map_err(|_| "invalid :path")?,
-            );
-        if let Some(authority) = authority {
-            uri = uri.authority(
-                http::uri::Authority::from_maybe_shared(authority)
-                    .map_err(|_| "invalid :authority")?,
-            );
-        }
+        uri.scheme = Some(match scheme.ok_or("missing :scheme")?.as_ref() {
+            b"http" => http::uri::Scheme::HTTP,
+            b"https" => http::uri::Scheme::HTTPS,
+            other => http::uri::Scheme::try_from(other).map_err(|_| "invalid :scheme")?,
+        });
+        uri.path_and_query =
+            Some(http::uri::PathAndQuery::from_maybe_shared(path).map_err(|_| "invalid :path")?);
+        uri.authority = authority.map(parse_authority).transpose()?;
     }
     let content_length = match headers.get(http::header::CONTENT_LENGTH) {
         None => None,
@@ -94,7 +94,7 @@ pub(crate) fn request_head(fields: Vec<(Bytes, Bytes)>) -> Result<RequestHead, M
     };
     let mut request = http::Request::new(());
     *request.method_mut() = method;
-    *request.uri_mut() = uri.build().map_err(|_| "invalid request target")?;
+    *request.uri_mut() = http::Uri::from_parts(uri).map_err(|_| "invalid request target")?;
     *request.version_mut() = http::Version::HTTP_2;
     let (mut parts, ()) = request.into_parts();
     parts.headers = headers;
