@@ -416,6 +416,11 @@ mod tests {
         let mut out = BytesMut::new();
         huffman_decode(&huffman_encode(b"/a.B/Method"), &mut out).unwrap();
         assert_eq!(&out[..], b"/a.B/Method");
+        // Appended after what is there.
+        let long = b"/pkg.Service/Method".repeat(9);
+        huffman_decode(&huffman_encode(&long), &mut out).unwrap();
+        assert_eq!(&out[..11], b"/a.B/Method");
+        assert_eq!(&out[11..], &long[..]);
     }
 
     #[test]
