@@ -116,21 +116,21 @@ impl FrameDecoder {
         self.queued + self.join.len()
     }
 
-    /// The next `n` bytes (`n <= self.queued`, nothing joined yet): a slice when one chunk
-    /// holds them, else joined.
-    fn take(&mut self, n: usize) -> Bytes {
-        if let Some(front) = self.chunks.front_mut() {
-            if front.len() >= n {
+    /// The next `n` bytes once they are all here: a slice when one chunk holds them, else
+    /// joined (what has arrived is joined at once, releasing its chunks).
+    fn take(&mut self, n: usize) -> Option<Bytes> {
+        if self.join.is_empty() {
+            if let Some(front) = self.chunks.front_mut().filter(|f| f.len() >= n) {
                 self.queued -= n;
                 let out = front.split_to(n);
                 if front.is_empty() {
                     self.chunks.pop_front();
                 }
-                return out;
+                return Some(out);
             }
         }
         self.join_up_to(n);
-        self.join.split().freeze()
+        (self.join.len() == n).then(|| self.join.split().freeze())
     }
 
     /// Moves queued bytes into `join` until it holds `n` bytes or nothing is queued.
@@ -156,22 +156,17 @@ impl FrameDecoder {
             if self.queued < HEADER_LEN {
                 return Ok(None);
             }
-            let h = self.take(HEADER_LEN);
+            let Some(h) = self.take(HEADER_LEN) else {
+                return Ok(None);
+            };
             let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]);
             self.state = self.read_header(h[0], len)?;
         }
         let State::Body { compressed, len } = self.state else {
             return Ok(None);
         };
-        let payload = if self.join.is_empty() && self.queued >= len {
-            self.take(len)
-        } else {
-            // Incomplete: joined as it arrives, releasing the chunks.
-            self.join_up_to(len);
-            if self.join.len() < len {
-                return Ok(None);
-            }
-            self.join.split().freeze()
+        let Some(payload) = self.take(len) else {
+            return Ok(None);
         };
         self.state = State::Header;
         self.last_compressed = compressed;

@@ -14,7 +14,7 @@ use crate::codec::{EncodeOptions, FrameDecoder};
 use crate::compression::CompressionEncoding;
 use crate::deadline::parse_grpc_timeout;
 use crate::streaming::MessageStream;
-use crate::transport::server::IncomingStream;
+use crate::transport::server::{Fields, IncomingStream};
 use crate::transport::SendBody;
 use crate::{MetadataMap, Request, Status};
 
@@ -141,30 +141,16 @@ pub(crate) async fn handle(stream: IncomingStream, router: Arc<Router>) {
     // The method glue resolved the handler's compression choice (Response::set_compression).
     let response_encoding = response.call_compression().resolve(response_encoding);
     let (metadata, super::layer::ResponseBody(mut body), trailers) = response.into_parts();
+    let fields = grpc_response_fields(config, response_encoding);
     if let RawBody::Once(frame) = body {
         if responder.sends_unary_at_once() && metadata.is_empty() && trailers.is_empty() {
             // The common unary answer: gRPC's fixed fields only, no header maps to build.
-            let fields = [
-                Some((
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(GRPC_CONTENT_TYPE),
-                )),
-                config
-                    .accept_encoding_value
-                    .clone()
-                    .map(|v| (GRPC_ACCEPT_ENCODING, v)),
-                response_encoding.map(|e| (GRPC_ENCODING, HeaderValue::from_static(e.as_str()))),
-            ];
             let _ = responder.send_unary_ok(fields, frame);
             return;
         }
         body = RawBody::Once(frame);
     }
-    let mut head = grpc_response_head(config);
-    if let Some(encoding) = response_encoding {
-        head.headers_mut()
-            .insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
-    }
+    let mut head = grpc_response_head(fields);
     metadata.extend_headers(head.headers_mut());
     // Unary fast path: headers, message and trailers leave together where the transport can.
     if let RawBody::Once(frame) = body {
@@ -293,23 +279,38 @@ fn response_encoding(
         .find(|enc| accepted.contains(enc))
 }
 
-fn grpc_response_head(config: &super::CallConfig) -> http::Response<()> {
+/// The fixed fields of a gRPC response head, in order: content-type, the encodings this
+/// server accepts, and the one the response uses.
+fn grpc_response_fields(
+    config: &super::CallConfig,
+    encoding: Option<CompressionEncoding>,
+) -> Fields {
+    [
+        Some((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(GRPC_CONTENT_TYPE),
+        )),
+        config
+            .accept_encoding_value
+            .clone()
+            .map(|v| (GRPC_ACCEPT_ENCODING, v)),
+        encoding.map(|e| (GRPC_ENCODING, HeaderValue::from_static(e.as_str()))),
+    ]
+}
+
+fn grpc_response_head(fields: Fields) -> http::Response<()> {
     let mut resp = http::Response::new(());
     let headers = resp.headers_mut();
     headers.reserve(4);
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(GRPC_CONTENT_TYPE),
-    );
-    if let Some(value) = &config.accept_encoding_value {
-        headers.insert(GRPC_ACCEPT_ENCODING, value.clone());
+    for (name, value) in fields.into_iter().flatten() {
+        headers.insert(name, value);
     }
     resp
 }
 
 /// A Trailers-Only response: HTTP 200 headers carrying the status, ending the stream.
 pub(crate) fn trailers_only(status: &Status, config: &super::CallConfig) -> http::Response<()> {
-    let mut resp = grpc_response_head(config);
+    let mut resp = grpc_response_head(grpc_response_fields(config, None));
     status.add_to_headers(resp.headers_mut());
     resp
 }
